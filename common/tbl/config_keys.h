@@ -1,0 +1,99 @@
+/*
+ * Every proxyd.ini section and key, defined once.  Include after defining
+ * CONFIG_SECTION(section, st, kind, help) and/or
+ * CONFIG_KEY(section, st, key, type, min, max, def, help); whichever is not
+ * defined expands to nothing.  Defaults, parsing, unknown-key detection,
+ * the annotated dump and the docs are all generated from these rows.
+ *
+ *   section   the word in [section]
+ *   st        the struct the section's values are stored in (struct st)
+ *   kind      single: at most one, no name ([proxyd]);
+ *             named: repeatable, one struct each ([listen NAME])
+ *   key       the key, and the member of struct st that holds it
+ *             (offsetof(struct st, key); config.c checks its C type)
+ *   type      how the value is read and printed (types[] in config.c)
+ *   min, max  bounds written as in the file ("1k", "24h"); for strings,
+ *             lengths ("1" = must not be empty); "" = no bound
+ *   def       the default, written as in the file; NULL = required
+ *   help      one line for the dump and the docs
+ */
+#ifndef CONFIG_SECTION
+#define CONFIG_SECTION(section, st, kind, help)
+#endif
+#ifndef CONFIG_KEY
+#define CONFIG_KEY(section, st, key, type, min, max, def, help)
+#endif
+
+/* clang-format off */
+CONFIG_SECTION(proxyd, config, single,
+	"The daemon: processes, files, logs and request limits")
+CONFIG_SECTION(timeouts, config_timeouts, single,
+	"Timeouts: 500ms, 10s, 2m, 1h (a bare number is seconds)")
+CONFIG_SECTION(listen, config_listen, named,
+	"A listening socket; NAME is 1..63 of A-Z a-z 0-9 _ . -")
+
+CONFIG_KEY(proxyd, config, workers, workers, "", "", "auto",
+	"Worker processes: auto (one per online CPU) or 1..256")
+CONFIG_KEY(proxyd, config, user, name, "1", "", "nobody",
+	"User the workers run as when proxyd is started as root")
+CONFIG_KEY(proxyd, config, group, name, "", "", "",
+	"Group for the workers; empty = the user's primary group")
+CONFIG_KEY(proxyd, config, pid_file, path, "1", "",
+	"/run/proxyd/proxyd.pid",
+	"File holding the master's process id")
+CONFIG_KEY(proxyd, config, shm_file, path, "1", "",
+	"/run/proxyd/proxyd.shm",
+	"Shared-memory segment proxyctl reads (counters, rules)")
+CONFIG_KEY(proxyd, config, error_log, path, "1", "",
+	"/var/log/proxyd/error.log",
+	"Error log: a file, or stderr")
+CONFIG_KEY(proxyd, config, log_level, log_level, "", "", "info",
+	"Least severe error-log lines kept: error, warn, info, debug")
+CONFIG_KEY(proxyd, config, access_log, access_log, "1", "",
+	"/var/log/proxyd/access.log",
+	"Access log, one line per request: a file, or off")
+CONFIG_KEY(proxyd, config, resolver, resolver, "", "", "",
+	"DNS server IP[:PORT] or [IPv6]:PORT; empty = /etc/resolv.conf")
+CONFIG_KEY(proxyd, config, max_connections, uint, "1", "1000000", "4096",
+	"Client connections each worker holds at most")
+CONFIG_KEY(proxyd, config, max_header_size, size, "1k", "1m", "32k",
+	"Largest request head, request line included (431 beyond)")
+CONFIG_KEY(proxyd, config, max_headers, uint, "1", "10000", "100",
+	"Most header fields in one request (431 beyond)")
+CONFIG_KEY(proxyd, config, max_uri_size, size, "256", "1m", "8k",
+	"Longest request target, <= max_header_size (414 beyond)")
+
+CONFIG_KEY(timeouts, config_timeouts, client_header, duration,
+	"1ms", "24h", "10s",
+	"The client sends its whole request head (408 after)")
+CONFIG_KEY(timeouts, config_timeouts, client_idle, duration,
+	"1ms", "24h", "60s",
+	"Keep-alive wait for the next request; request body stall")
+CONFIG_KEY(timeouts, config_timeouts, connect, duration,
+	"1ms", "24h", "10s",
+	"Connecting to an upstream server")
+CONFIG_KEY(timeouts, config_timeouts, upstream_response, duration,
+	"1ms", "24h", "60s",
+	"Upstream response head; response body stall")
+CONFIG_KEY(timeouts, config_timeouts, upstream_idle, duration,
+	"1ms", "24h", "30s",
+	"A pooled keep-alive upstream connection left unused")
+CONFIG_KEY(timeouts, config_timeouts, tunnel_idle, duration,
+	"1ms", "24h", "5m",
+	"A CONNECT tunnel with no bytes either way")
+CONFIG_KEY(timeouts, config_timeouts, drain, duration,
+	"1ms", "24h", "30s",
+	"In-flight work may finish on graceful stop or reload")
+
+CONFIG_KEY(listen, config_listen, address, address, "", "", NULL,
+	"IP:PORT, [IPv6]:PORT, or *:PORT for every IPv4 address")
+CONFIG_KEY(listen, config_listen, mode, mode, "", "", "forward",
+	"forward (reverse is not supported yet)")
+CONFIG_KEY(listen, config_listen, connect_ports, ports, "", "", "443",
+	"Ports CONNECT may reach, comma-separated")
+CONFIG_KEY(listen, config_listen, x_forwarded_for, bool, "", "", "off",
+	"Add X-Forwarded-For with the client's address: on or off")
+/* clang-format on */
+
+#undef CONFIG_SECTION
+#undef CONFIG_KEY

@@ -1,0 +1,431 @@
+/*
+ * The master's life: fork a generation of workers, then wait on signals
+ * (signalfd) and keep the workers running: respawn the ones that crash
+ * (with backoff if they crash at once), reload on SIGHUP (validate first;
+ * start the new generation before draining the old), stop on SIGQUIT
+ * (gracefully) or SIGTERM/SIGINT (now), reopen logs on SIGUSR1.
+ */
+#include "master/master.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/config.h"
+#include "common/log.h"
+#include "worker/stats.h"
+#include "worker/worker.h"
+
+#define KILL_GRACE_MS 5000
+#define BACKOFF_MAX_MS 30000
+#define CRASH_LOOP_MS 2000	/* dying sooner than this counts as a loop */
+
+enum slot_state { SLOT_FREE = 0, SLOT_RUNNING, SLOT_DRAINING, SLOT_WAITING };
+
+
+struct slot {
+	enum slot_state state;
+	pid_t pid;
+	unsigned generation;
+	uint64_t started;	/* ms */
+	uint64_t respawn_at;	/* SLOT_WAITING */
+	uint64_t kill_at;	/* SLOT_DRAINING: SIGKILL if still alive */
+	unsigned backoff;	/* ms, doubles on a crash loop */
+};
+
+/* What the master runs now. */
+static struct {
+	struct config *cfg;
+	int fds[CONFIG_MAX_LISTENS];
+	uid_t uid;
+	gid_t gid;
+	unsigned generation;
+	struct slot slots[MASTER_MAX_SLOTS];
+	uint64_t *stats;	/* MASTER_MAX_SLOTS + 1 counter blocks */
+	int stopping;
+	uint64_t stop_deadline;
+	int foreground;
+} m;
+
+static uint64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static uint64_t *
+slot_stats(unsigned i)
+{
+	return m.stats + (size_t)i * STAT__COUNT;
+}
+
+#define MASTER_STAT(name) (slot_stats(MASTER_MAX_SLOTS)[STAT_##name])
+
+static int
+spawn(unsigned i)
+{
+	struct worker_heritage h = {
+		.cfg = m.cfg, .listen_fds = m.fds, .slot = i,
+		.generation = m.generation, .stats = slot_stats(i),
+		.uid = m.uid, .gid = m.gid,
+	};
+	pid_t pid = fork();
+
+	if (pid < 0) {
+		log_error("fork: %s", strerror(errno));
+		return -1;
+	}
+	if (pid == 0)
+		worker_main(&h);
+	m.slots[i] = (struct slot){ .state = SLOT_RUNNING, .pid = pid,
+				    .generation = m.generation,
+				    .started = now_ms(),
+				    .backoff = m.slots[i].backoff };
+	log_info("worker %u started (pid %d, generation %u)", i, (int)pid,
+		 m.generation);
+	return 0;
+}
+
+/* Starts cfg->workers workers in free slots. 0, or -1 if slots run out. */
+static int
+spawn_generation(void)
+{
+	unsigned i, started = 0;
+
+	for (i = 0; i < MASTER_MAX_SLOTS && started < m.cfg->workers; i++) {
+		if (m.slots[i].state != SLOT_FREE)
+			continue;
+		m.slots[i].backoff = 0;
+		if (spawn(i) < 0)
+			return -1;
+		started++;
+	}
+	return started == m.cfg->workers ? 0 : -1;
+}
+
+static void
+signal_all(int sig, unsigned generation, int all_generations)
+{
+	unsigned i;
+
+	for (i = 0; i < MASTER_MAX_SLOTS; i++) {
+		struct slot *s = &m.slots[i];
+
+		if ((s->state == SLOT_RUNNING || s->state == SLOT_DRAINING) &&
+		    (all_generations || s->generation == generation))
+			kill(s->pid, sig);
+	}
+}
+
+static int
+find_pid(pid_t pid)
+{
+	unsigned i;
+
+	for (i = 0; i < MASTER_MAX_SLOTS; i++)
+		if (m.slots[i].pid == pid && m.slots[i].state != SLOT_FREE)
+			return (int)i;
+	return -1;
+}
+
+/* A worker of the current generation died without being asked to:
+ * respawn it in its slot, at once the first time, later if it keeps
+ * crashing right after start. */
+static void
+worker_crashed(unsigned i, int status)
+{
+	struct slot *s = &m.slots[i];
+	uint64_t now = now_ms();
+
+	__atomic_fetch_add(&MASTER_STAT(worker_deaths), 1, __ATOMIC_RELAXED);
+	if (now - s->started < CRASH_LOOP_MS)
+		s->backoff = s->backoff ? s->backoff * 2 : 100;
+	else
+		s->backoff = 0;
+	if (s->backoff > BACKOFF_MAX_MS)
+		s->backoff = BACKOFF_MAX_MS;
+	if (WIFSIGNALED(status))
+		log_error("worker %u (pid %d) killed by signal %d; respawning "
+			  "in %u ms",
+			  i, (int)s->pid, WTERMSIG(status), s->backoff);
+	else
+		log_error("worker %u (pid %d) exited with status %d; "
+			  "respawning in %u ms",
+			  i, (int)s->pid, WEXITSTATUS(status), s->backoff);
+	s->state = SLOT_WAITING;
+	s->respawn_at = now + s->backoff;
+}
+
+static void
+reap_children(void)
+{
+	int status, i;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		if ((i = find_pid(pid)) < 0)
+			continue;
+		if (m.slots[i].state == SLOT_RUNNING && !m.stopping) {
+			worker_crashed((unsigned)i, status);
+			continue;
+		}
+		log_info("worker %d (pid %d) %s", i, (int)pid,
+			 m.slots[i].state == SLOT_DRAINING ? "drained"
+							   : "stopped");
+		m.slots[i].state = SLOT_FREE;
+		m.slots[i].pid = 0;
+	}
+}
+
+static void
+respawn_due(void)
+{
+	uint64_t now = now_ms();
+	unsigned i;
+
+	for (i = 0; i < MASTER_MAX_SLOTS; i++) {
+		struct slot *s = &m.slots[i];
+
+		if (s->state == SLOT_WAITING && now >= s->respawn_at &&
+		    spawn(i) < 0)
+			s->respawn_at = now + 1000;
+		if (s->state == SLOT_DRAINING && now >= s->kill_at) {
+			log_warn("worker %u (pid %d) still draining; killing",
+				 i, (int)s->pid);
+			kill(s->pid, SIGKILL);
+			s->kill_at = UINT64_MAX;
+		}
+	}
+}
+
+/* Every generation but `keep`: stop accepting, finish, exit.  Slots
+ * waiting to respawn are simply freed. */
+static void
+drain_except(unsigned keep)
+{
+	uint64_t kill_at = now_ms() + m.cfg->timeouts.drain + KILL_GRACE_MS;
+	unsigned i;
+
+	for (i = 0; i < MASTER_MAX_SLOTS; i++) {
+		struct slot *s = &m.slots[i];
+
+		if (s->generation == keep)
+			continue;
+		if (s->state == SLOT_WAITING)
+			s->state = SLOT_FREE;
+		if (s->state != SLOT_RUNNING)
+			continue;
+		s->state = SLOT_DRAINING;
+		s->kill_at = kill_at;
+		kill(s->pid, SIGQUIT);
+	}
+}
+
+static int
+load_new(const char *path, struct config **out, int *fds, uid_t *uid,
+	 gid_t *gid)
+{
+	struct config *cfg = calloc(1, sizeof(*cfg));
+	char err[1024];
+
+	if (!cfg || config_load(cfg, path, err, sizeof(err)) < 0 ||
+	    master_lookup_user(cfg, uid, gid, err, sizeof(err)) < 0 ||
+	    master_listeners_bind(cfg, fds, err, sizeof(err)) < 0) {
+		log_error("reload rejected, keeping the running configuration: "
+			  "%s",
+			  cfg ? err : "out of memory");
+		free(cfg);
+		return -1;
+	}
+	master_fit_nofile(cfg);
+	*out = cfg;
+	return 0;
+}
+
+static void
+reload(void)
+{
+	struct config *cfg, *old = m.cfg;
+	int fds[CONFIG_MAX_LISTENS], old_fds[CONFIG_MAX_LISTENS];
+	unsigned old_gen = m.generation;
+	uid_t uid;
+	gid_t gid;
+
+	log_info("SIGHUP: reloading %s", old->path);
+	if (load_new(old->path, &cfg, fds, &uid, &gid) < 0) {
+		master_listeners_keep_only(m.fds, old->n_listens);
+		__atomic_fetch_add(&MASTER_STAT(reloads_failed), 1,
+				   __ATOMIC_RELAXED);
+		return;
+	}
+	memcpy(old_fds, m.fds, sizeof(old_fds));
+	m.cfg = cfg;
+	memcpy(m.fds, fds, sizeof(fds));
+	m.uid = uid;
+	m.gid = gid;
+	m.generation++;
+	master_prepare_logs(cfg, uid, gid);
+	if (spawn_generation() < 0) {
+		log_error("reload: cannot start the new workers; keeping the "
+			  "old ones");
+		drain_except(old_gen);
+		m.generation = old_gen;
+		m.cfg = old;
+		memcpy(m.fds, old_fds, sizeof(old_fds));
+		master_listeners_keep_only(m.fds, old->n_listens);
+		free(cfg);
+		__atomic_fetch_add(&MASTER_STAT(reloads_failed), 1,
+				   __ATOMIC_RELAXED);
+		return;
+	}
+	drain_except(m.generation);
+	master_listeners_keep_only(m.fds, cfg->n_listens);
+	free(old);
+	__atomic_fetch_add(&MASTER_STAT(reloads_ok), 1, __ATOMIC_RELAXED);
+	log_info("reload done: generation %u", m.generation);
+}
+
+static void
+stop(int sig)
+{
+	uint64_t grace = sig == SIGQUIT ? m.cfg->timeouts.drain : 0;
+
+	log_info("%s: stopping%s", strsignal(sig),
+		 sig == SIGQUIT ? " gracefully" : "");
+	m.stopping = 1;
+	m.stop_deadline = now_ms() + grace + KILL_GRACE_MS;
+	signal_all(sig == SIGQUIT ? SIGQUIT : SIGTERM, 0, 1);
+}
+
+static void
+reopen_logs(void)
+{
+	char err[512];
+
+	master_prepare_logs(m.cfg, m.uid, m.gid);
+	if (!m.foreground && log_open(m.cfg->error_log, err, sizeof(err)) < 0)
+		log_error("reopening the error log: %s", err);
+	signal_all(SIGUSR1, 0, 1);
+}
+
+static int
+live_workers(void)
+{
+	unsigned i;
+	int n = 0;
+
+	for (i = 0; i < MASTER_MAX_SLOTS; i++)
+		n += m.slots[i].state == SLOT_RUNNING ||
+		     m.slots[i].state == SLOT_DRAINING;
+	return n;
+}
+
+static void
+handle_signal(int sig)
+{
+	switch (sig) {
+	case SIGCHLD:
+		reap_children();
+		break;
+	case SIGHUP:
+		if (!m.stopping)
+			reload();
+		break;
+	case SIGUSR1:
+		reopen_logs();
+		break;
+	case SIGQUIT:
+	case SIGTERM:
+	case SIGINT:
+		if (!m.stopping)
+			stop(sig);
+		else if (sig != SIGQUIT)
+			signal_all(SIGTERM, 0, 1);	/* hurry up */
+		break;
+	}
+}
+
+static int
+signals_open(void)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGQUIT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+}
+
+static void
+wait_signals(int sfd)
+{
+	struct signalfd_siginfo si;
+	struct pollfd pfd = { .fd = sfd, .events = POLLIN };
+
+	if (poll(&pfd, 1, 200) <= 0)
+		return;
+	while (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+		handle_signal((int)si.ssi_signo);
+}
+
+static uint64_t *
+stats_map(void)
+{
+	size_t len = (size_t)(MASTER_MAX_SLOTS + 1) * STAT__COUNT *
+		     sizeof(uint64_t);
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+int
+master_run(struct config *cfg, const int *fds, uid_t uid, gid_t gid,
+	   int foreground)
+{
+	int sfd;
+
+	m.cfg = cfg;
+	memcpy(m.fds, fds, sizeof(m.fds[0]) * cfg->n_listens);
+	m.uid = uid;
+	m.gid = gid;
+	m.foreground = foreground;
+	m.generation = 1;
+	if (!(m.stats = stats_map()) || (sfd = signals_open()) < 0) {
+		log_error("start-up: %s", strerror(errno));
+		return 1;
+	}
+	if (spawn_generation() < 0)
+		return 1;
+	while (!m.stopping || live_workers() > 0) {
+		wait_signals(sfd);
+		reap_children();
+		if (!m.stopping)
+			respawn_due();
+		else if (now_ms() >= m.stop_deadline)
+			signal_all(SIGKILL, 0, 1);
+	}
+	close(sfd);
+	master_listeners_close_all();
+	master_pidfile_remove(m.cfg->pid_file);
+	free(m.cfg);
+	log_info("stopped");
+	return 0;
+}

@@ -1,0 +1,41 @@
+/*
+ * The master process: binds listeners, forks and supervises workers,
+ * reloads, stops.  Only master/ knows that processes exist.
+ */
+#ifndef MASTER_MASTER_H
+#define MASTER_MASTER_H
+
+#include <sys/types.h>
+
+#include "common/config-t.h"
+
+#define MASTER_MAX_SLOTS 520	/* two generations of up to 256 workers */
+
+/* master.c: runs until stopped; returns the exit code.  Takes cfg (heap,
+ * freed when replaced by a reload) and the bound listeners fds[]. */
+int master_run(struct config *cfg, const int *fds, uid_t uid, gid_t gid,
+	       int foreground);
+
+/* listeners.c: the bound sockets, kept across reloads by address. */
+/* Binds (or reuses) a socket for every [listen] of cfg; fills fds[] in
+ * cfg->listens order.  0, or -1 with err set and nothing changed. */
+int master_listeners_bind(const struct config *cfg, int *fds, char *err,
+			  size_t errlen);
+/* Closes sockets no longer in fds[0..n). */
+void master_listeners_keep_only(const int *fds, unsigned n);
+void master_listeners_close_all(void);
+
+/* process.c: daemon, pid file, limits, users */
+int master_daemonize(char *err, size_t errlen);
+int master_pidfile_write(const char *path, char *err, size_t errlen);
+void master_pidfile_remove(const char *path);
+/* Raises RLIMIT_NOFILE for max_connections, capping it if the host
+ * cannot (and saying so). */
+void master_fit_nofile(struct config *cfg);
+/* uid/gid the workers switch to when started as root (0 otherwise). */
+int master_lookup_user(const struct config *cfg, uid_t *uid, gid_t *gid,
+		       char *err, size_t errlen);
+/* Makes the log files writable by the workers after they drop root. */
+void master_prepare_logs(const struct config *cfg, uid_t uid, gid_t gid);
+
+#endif

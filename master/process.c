@@ -1,0 +1,170 @@
+/*
+ * Process chores of the master: becoming a daemon, the pid file, the
+ * descriptor limit, the user the workers run as, log file ownership.
+ */
+#include "master/master.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/log.h"
+
+/* Descriptors a worker needs besides two per client connection: pooled
+ * upstream connections, listeners, logs, DNS. */
+#define NOFILE_SPARE 1200
+
+int
+master_daemonize(char *err, size_t errlen)
+{
+	pid_t pid;
+	int fd;
+
+	if ((pid = fork()) < 0)
+		goto fail;
+	if (pid > 0)
+		_exit(0);
+	if (setsid() < 0)
+		goto fail;
+	if ((pid = fork()) < 0)
+		goto fail;
+	if (pid > 0)
+		_exit(0);
+	if ((fd = open("/dev/null", O_RDWR)) < 0)
+		goto fail;
+	dup2(fd, STDIN_FILENO);
+	dup2(fd, STDOUT_FILENO);
+	/* stderr goes where the error log goes: crashes stay visible. */
+	dup2(log_fd() == STDERR_FILENO ? fd : log_fd(), STDERR_FILENO);
+	if (fd > STDERR_FILENO)
+		close(fd);
+	return 0;
+fail:
+	snprintf(err, errlen, "daemonize: %s", strerror(errno));
+	return -1;
+}
+
+int
+master_pidfile_write(const char *path, char *err, size_t errlen)
+{
+	char tmp[4096], line[32];
+	int fd, n;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		goto fail;
+	n = snprintf(line, sizeof(line), "%d\n", (int)getpid());
+	if (write(fd, line, (size_t)n) != n) {
+		close(fd);
+		goto fail;
+	}
+	close(fd);
+	if (rename(tmp, path) == 0)
+		return 0;
+fail:
+	snprintf(err, errlen, "pid file %s: %s", path, strerror(errno));
+	unlink(tmp);
+	return -1;
+}
+
+void
+master_pidfile_remove(const char *path)
+{
+	char line[32];
+	FILE *f = fopen(path, "r");
+
+	/* Only our own: a second proxyd that failed must not remove it. */
+	if (!f)
+		return;
+	if (fgets(line, sizeof(line), f) && atoi(line) == (int)getpid())
+		unlink(path);
+	fclose(f);
+}
+
+void
+master_fit_nofile(struct config *cfg)
+{
+	rlim_t want = (rlim_t)cfg->max_connections * 2 + NOFILE_SPARE;
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	if (rl.rlim_cur >= want)
+		return;
+	rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= want
+			      ? want
+			      : rl.rlim_max;
+	if (rl.rlim_cur < want && getuid() == 0 && rl.rlim_max != RLIM_INFINITY)
+		rl.rlim_max = rl.rlim_cur = want;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+		(void)getrlimit(RLIMIT_NOFILE, &rl);
+	if (rl.rlim_cur >= want)
+		return;
+	cfg->max_connections = rl.rlim_cur > NOFILE_SPARE + 2
+				       ? (unsigned)((rl.rlim_cur - NOFILE_SPARE) / 2)
+				       : 1;
+	log_warn("RLIMIT_NOFILE is %llu: max_connections capped to %u per "
+		 "worker",
+		 (unsigned long long)rl.rlim_cur, cfg->max_connections);
+}
+
+int
+master_lookup_user(const struct config *cfg, uid_t *uid, gid_t *gid,
+		   char *err, size_t errlen)
+{
+	struct passwd *pw;
+	struct group *gr;
+
+	*uid = 0;
+	*gid = 0;
+	if (getuid() != 0)
+		return 0;	/* not root: nothing to drop */
+	if (!(pw = getpwnam(cfg->user))) {
+		snprintf(err, errlen, "%s: user '%s' does not exist",
+			 cfg->path, cfg->user);
+		return -1;
+	}
+	*uid = pw->pw_uid;
+	*gid = pw->pw_gid;
+	if (cfg->group[0]) {
+		if (!(gr = getgrnam(cfg->group))) {
+			snprintf(err, errlen, "%s: group '%s' does not exist",
+				 cfg->path, cfg->group);
+			return -1;
+		}
+		*gid = gr->gr_gid;
+	}
+	return 0;
+}
+
+static void
+prepare_one(const char *path, uid_t uid, gid_t gid)
+{
+	int fd;
+
+	if (!path[0] || strcmp(path, "stderr") == 0)
+		return;
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	if (fd < 0) {
+		log_error("%s: %s", path, strerror(errno));
+		return;
+	}
+	if (uid && fchown(fd, uid, gid) < 0)
+		log_warn("chown %s: %s", path, strerror(errno));
+	close(fd);
+}
+
+void
+master_prepare_logs(const struct config *cfg, uid_t uid, gid_t gid)
+{
+	prepare_one(cfg->access_log, uid, gid);
+	prepare_one(cfg->error_log, uid, gid);
+}

@@ -1,0 +1,283 @@
+/*
+ * Integration test kit: starts the real proxyd and the test origin as child
+ * processes on loopback, writes their configuration into a private temporary
+ * folder, and drives them with raw sockets and real curl.  Every wait here is
+ * bounded in time, and nothing talks to anything but 127.0.0.1.
+ *
+ * Check's fork mode _exit()s a failing test without running its teardown, so
+ * suites assert with HCHECK(), which shows the proxy's logs first.  Children
+ * stay in the test's process group, which Check kills after every test.
+ */
+#ifndef TESTS_SUPPORT_HARNESS_H
+#define TESTS_SUPPORT_HARNESS_H
+
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/types.h>
+
+/* Default bound for one network wait (a response, a close). */
+#define HARNESS_WAIT_MS 10000
+/* Largest decoded body a raw-socket response keeps (the rest is counted). */
+#define HARNESS_BODY_CAP (16u << 20)
+#define HARNESS_HEAD_MAX 65536
+#define HARNESS_MAX_PIDS 256
+
+/*
+ * The origin's body pattern: 16-byte records, each the record's own byte
+ * offset as 15 lower-case hex digits and a newline.  Any shifted, dropped
+ * or duplicated byte shows, and a dump of a body says where it came from.
+ * Inline so the origin (which does not link this kit) shares it.
+ */
+static inline void
+harness_pattern_fill(char *buf, size_t len, uint64_t off)
+{
+	static const char hex[] = "0123456789abcdef";
+	char rec[16];
+	uint64_t v = off & ~(uint64_t)15;
+	size_t skip = off & 15, n;
+	int i;
+
+	for (i = 14; i >= 0; i--, v >>= 4)
+		rec[i] = hex[v & 15];
+	rec[15] = '\n';
+	while (len > 0) {
+		n = 16 - skip < len ? 16 - skip : len;
+		memcpy(buf, rec + skip, n);
+		buf += n;
+		len -= n;
+		skip = 0;
+		/* next record: add 1 to the 14 digits above the constant 0 */
+		for (i = 13; i >= 0; i--) {
+			if (rec[i] == 'f') {
+				rec[i] = '0';
+				continue;
+			}
+			rec[i] = rec[i] == '9' ? 'a' : (char)(rec[i] + 1);
+			break;
+		}
+	}
+}
+
+/* Checksum the origin's /sink reports: byte-wise Fletcher, mod 2^64. */
+struct harness_sum {
+	uint64_t a;
+	uint64_t b;
+};
+
+static inline void
+harness_sum_update(struct harness_sum *s, const void *data, size_t len)
+{
+	const unsigned char *p = data;
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		s->a += p[i];
+		s->b += s->a;
+	}
+}
+
+static inline uint64_t
+harness_sum_value(const struct harness_sum *s)
+{
+	return s->b ^ (s->a << 32);
+}
+
+/* 0 when buf[0..len) is the pattern starting at offset off. */
+int harness_pattern_check(const char *buf, size_t len, uint64_t off);
+
+/* ---- assertions ---------------------------------------------------- */
+
+/* Shows the running proxies' logs and where the temp folder is, then
+ * stops the children: called on the failure path of HCHECK. */
+void harness_on_failure(const char *expr, const char *file, int line);
+
+#define HCHECK(cond, ...)                                                      \
+	do {                                                                   \
+		if (!(cond)) {                                                 \
+			harness_on_failure(#cond, __FILE__, __LINE__);         \
+			ck_abort_msg(__VA_ARGS__);                             \
+		}                                                              \
+	} while (0)
+
+/* Checked teardown: stops every child, removes the temp folder. */
+void harness_teardown(void);
+
+/* The test's private temporary folder (created on first use). */
+const char *harness_tmpdir(void);
+/* Writes data into the temp folder; returns the path (static buffer of the
+ * caller's choosing: out, outlen). 0 or -1. */
+int harness_write_file(const char *name, const void *data, size_t len,
+		       char *out, size_t outlen);
+/* A file of len pattern bytes (for uploads). 0 or -1. */
+int harness_write_pattern_file(const char *name, uint64_t len, char *out,
+			       size_t outlen);
+
+/* A port on 127.0.0.1 that was free a moment ago; -1 on error. */
+int harness_free_port(void);
+/* 0 once something accepts on 127.0.0.1:port within timeout_ms, else -1. */
+int harness_wait_port(int port, int timeout_ms);
+void harness_sleep_ms(int ms);
+/* Monotonic milliseconds. */
+int64_t harness_now_ms(void);
+
+/* ---- the origin ---------------------------------------------------- */
+
+struct harness_origin {
+	pid_t pid;
+	int port;
+	int tls;
+};
+
+/* Starts $ORIGIN_BIN (default build/tests/origin) and reads its port. */
+int harness_origin_start(struct harness_origin *o, int tls);
+void harness_origin_stop(struct harness_origin *o);
+
+/* ---- proxyd -------------------------------------------------------- */
+
+/* What the suites vary in proxyd.ini; NULL/0 fields take the defaults. */
+struct harness_config {
+	int port;		  /* 0: pick a free one */
+	unsigned workers;	  /* 0: 2 */
+	const char *log_level;	  /* NULL: info */
+	const char *proxyd_extra; /* more "key = value\n" lines in [proxyd] */
+	const char *listen_extra; /* more lines in [listen main] */
+	const char *timeouts;	  /* lines in [timeouts] */
+	const char *raw;	  /* used verbatim instead of all the above */
+};
+
+struct harness_proxy {
+	pid_t pid;
+	int port;
+	unsigned workers;
+	char name[32];		/* file prefix inside the temp folder */
+	char conf[PATH_MAX];
+	char error_log[PATH_MAX];
+	char stderr_log[PATH_MAX]; /* proxyd's own stdout/stderr */
+	char access_log[PATH_MAX];
+	char pid_file[PATH_MAX];
+	char shm_file[PATH_MAX];
+	char url[64];		/* http://127.0.0.1:PORT */
+};
+
+/* Picks the port and writes the config (name: file prefix, e.g. "p").
+ * 0 or -1. */
+int harness_proxy_init(struct harness_proxy *p, const char *name,
+		       const struct harness_config *cfg);
+/* Rewrites the config (same files, same port), e.g. before SIGHUP. */
+int harness_proxy_write_config(struct harness_proxy *p,
+			       const struct harness_config *cfg);
+/* Starts `$PROXYD_BIN -f -c conf` and waits (bounded) until the port
+ * accepts and the workers exist. 0 or -1 (logs shown). */
+int harness_proxy_start(struct harness_proxy *p);
+/* init + start; also remembers p for failure reports. */
+int harness_proxy_up(struct harness_proxy *p, const struct harness_config *c);
+/* Sends sig, waits up to timeout_ms for the exit, SIGKILL after that.
+ * Returns the wait status, or -1 if it had to be killed. */
+int harness_proxy_stop(struct harness_proxy *p, int sig, int timeout_ms);
+/* Waits up to timeout_ms for the proxy to exit by itself (after a signal
+ * the test sent).  Wait status, or -1 on timeout (it keeps running). */
+int harness_proxy_wait_exit(struct harness_proxy *p, int timeout_ms);
+/* The error log and the captured stderr, NUL-terminated (truncated to
+ * the last cap-1 bytes). Returns the length. */
+size_t harness_proxy_log(const struct harness_proxy *p, char *buf,
+			 size_t cap);
+void harness_proxy_dump_log(const struct harness_proxy *p);
+/* Fills pids with the worker processes (children of the master), sorted.
+ * Returns how many, or -1. */
+int harness_proxy_workers(const struct harness_proxy *p, pid_t *pids,
+			  int max);
+/* Waits until exactly n workers are alive and none is in pids_old (pass
+ * NULL/0 to only count). 0 or -1 on timeout. */
+int harness_proxy_wait_workers(const struct harness_proxy *p, int n,
+			       const pid_t *old, int nold, int timeout_ms);
+
+/* ---- processes ----------------------------------------------------- */
+
+/* Children of pid (from /proc/PID/task/PID/children, else a /proc scan). */
+int harness_children(pid_t pid, pid_t *pids, int max);
+/* A "Vm..." field of /proc/PID/status in kB, or -1. */
+long harness_proc_kb(pid_t pid, const char *field);
+int harness_pid_alive(pid_t pid);
+
+/* Runs a program to completion, bounded; stdout captured (or counted and
+ * checked against the pattern), stderr captured. */
+struct harness_run {
+	/* in */
+	const char *const *argv;
+	int timeout_ms;		/* 0: 60 s; killed with SIGKILL after */
+	size_t out_cap;		/* 0: 1 MiB kept; the rest is counted */
+	int check_pattern;	/* compare stdout with the pattern */
+	uint64_t stdin_pattern; /* feed this many pattern bytes on stdin */
+	/* out */
+	int code;		/* exit code; -1 if signalled or timed out */
+	int timed_out;
+	char *out;		/* malloc'd, NUL-terminated */
+	size_t out_len;
+	uint64_t out_total;
+	int pattern_ok;		/* with check_pattern */
+	char err[8192];		/* stderr, NUL-terminated, truncated */
+};
+
+int harness_run(struct harness_run *r);
+void harness_run_free(struct harness_run *r);
+
+/* curl -sS --max-time MAX [args...] NULL; r's inputs as for harness_run. */
+int harness_curl(struct harness_run *r, int max_time_s, ...)
+	__attribute__((sentinel));
+
+/* ---- raw-socket client --------------------------------------------- */
+
+struct harness_conn {
+	int fd;
+	size_t len;		/* bytes in buf */
+	size_t pos;		/* bytes of buf consumed */
+	char buf[262144];
+};
+
+struct harness_resp {
+	int status;
+	int minor;		/* HTTP/1.minor */
+	char head[HARNESS_HEAD_MAX]; /* NUL-terminated, CRLFCRLF included */
+	size_t head_len;
+	char *body;		/* decoded (de-chunked), malloc'd, capped */
+	size_t body_len;
+	uint64_t body_total;	/* all body bytes, even past the cap */
+	int chunked;
+	int close_delimited;
+	char error[256];	/* why harness_conn_response() failed */
+};
+
+/* 0 or -1; the connection is blocking with SOCK_CLOEXEC. */
+int harness_conn_open(struct harness_conn *c, int port);
+void harness_conn_close(struct harness_conn *c);
+int harness_conn_send(struct harness_conn *c, const void *data, size_t len);
+int harness_conn_sendf(struct harness_conn *c, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Reads one response (is_head: it answers a HEAD), bounded by timeout_ms.
+ * 1xx responses are returned on their own.  0, or -1 with r->error. */
+int harness_conn_response(struct harness_conn *c, struct harness_resp *r,
+			  int is_head, int timeout_ms);
+void harness_resp_free(struct harness_resp *r);
+/* 1 when the peer closed (EOF or reset) with no more bytes, 0 when bytes
+ * came instead, -1 when nothing happened within timeout_ms. */
+int harness_conn_closed(struct harness_conn *c, int timeout_ms);
+/* Everything until the peer closes (or timeout); NUL-terminated.
+ * Returns the byte count, or -1 on timeout. */
+ssize_t harness_conn_read_all(struct harness_conn *c, char *out, size_t cap,
+			      int timeout_ms);
+
+/* The value of the first field called name in a head (case-insensitive),
+ * copied into out; NULL when absent. */
+const char *harness_head_value(const char *head, const char *name, char *out,
+			       size_t outlen);
+/* How many fields called name the head has. */
+int harness_head_count(const char *head, const char *name);
+
+/* main() of every suite: runs it in fork mode as a subreaper (so workers
+ * of a killed proxy are reaped), returns the exit status. */
+struct Suite;
+int harness_main(struct Suite *s);
+
+#endif

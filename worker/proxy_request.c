@@ -1,0 +1,193 @@
+/*
+ * A request head has been parsed: check it is a request a forward proxy
+ * serves, choose how its body is framed, and write the head the origin
+ * gets (origin-form target, Host from the URI, hop-by-hop fields removed,
+ * Via and optionally X-Forwarded-For added).
+ */
+#include "worker/session.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/sock.h"
+#include "worker/stats.h"
+#include "worker/worker.h"
+
+static int
+copy_host(struct session *s, const char *b, struct http_span host)
+{
+	uint32_t i;
+
+	if (host.len == 0 || host.len >= sizeof(s->host)) {
+		http_error_send(s, 400, "bad host in request target");
+		return -1;
+	}
+	for (i = 0; i < host.len; i++)
+		s->host[i] = (char)tolower((unsigned char)b[host.off + i]);
+	s->host[host.len] = '\0';
+	return 0;
+}
+
+static int
+connect_target(struct session *s, const char *b)
+{
+	struct http_span host;
+
+	if (http_parse_authority(b, s->req.target, &host, &s->port) < 0) {
+		http_error_send(s, 400, "bad CONNECT target");
+		return -1;
+	}
+	if (copy_host(s, b, host) < 0)
+		return -1;
+	if (!dest_policy_port_allowed(s->listen, s->port)) {
+		http_error_send(s, 403, "CONNECT to a port not allowed");
+		return -1;
+	}
+	s->tunnel = 1;
+	return 0;
+}
+
+static int
+absolute_target(struct session *s, const char *b)
+{
+	struct http_uri u;
+
+	if (s->req.target_form != HTTP_TARGET_ABSOLUTE) {
+		http_error_send(s, 400, "not an absolute URI (forward proxy)");
+		return -1;
+	}
+	if (http_parse_absolute(b, s->req.target, &u) < 0) {
+		http_error_send(s, 400, "only http:// URIs (https: CONNECT)");
+		return -1;
+	}
+	if (copy_host(s, b, u.host) < 0)
+		return -1;
+	s->port = u.port;
+	s->path = u.path;
+	snprintf(s->pool_key, sizeof(s->pool_key), "%s:%u", s->host,
+		 (unsigned)s->port);
+	return 0;
+}
+
+static void
+choose_framing(struct session *s)
+{
+	if (s->req.flags & HTTP_F_CHUNKED)
+		body_init(&s->reqb, BODY_CHUNKED, BODY_CHUNKED, 0);
+	else if (s->req.flags & HTTP_F_CL)
+		body_init(&s->reqb, BODY_LENGTH, BODY_LENGTH,
+			  s->req.content_length);
+	else
+		body_init(&s->reqb, BODY_NONE, BODY_NONE, 0);
+}
+
+void
+proxy_request_ready(struct session *s)
+{
+	const char *b = buf_head(s->cli.in);
+	int rc;
+
+	STATS_INC(requests);
+	access_log_capture(s);
+	if (s->req.method == HTTP_METHOD_CONNECT)
+		rc = connect_target(s, b);
+	else
+		rc = absolute_target(s, b);
+	if (rc < 0)
+		return;
+	if (!s->tunnel)
+		choose_framing(s);
+	upstream_start(s);
+}
+
+static int
+start_line(struct session *s, struct buf *out, const char *b)
+{
+	const struct http_span *m = &s->req.method_name, *p = &s->path;
+	const char *slash = (p->len == 0 || b[p->off] == '?') ? "/" : "";
+	int v6 = strchr(s->host, ':') != NULL;
+	char port[8] = "";
+
+	if (s->port != 80)
+		snprintf(port, sizeof(port), ":%u", (unsigned)s->port);
+	return http_head_printf(out, "%.*s %s%.*s HTTP/1.1\r\nHost: %s%s%s%s\r\n",
+				(int)m->len, b + m->off, slash, (int)p->len,
+				b + p->off, v6 ? "[" : "", s->host,
+				v6 ? "]" : "", port);
+}
+
+static int
+framing_fields(struct session *s, struct buf *out, const char *b)
+{
+	const struct http_field *f;
+	unsigned from = 0;
+
+	if (s->reqb.in == BODY_LENGTH)
+		return http_head_printf(out, "Content-Length: %llu\r\n",
+					(unsigned long long)s->req.content_length);
+	if (s->reqb.in != BODY_CHUNKED)
+		return 0;
+	/* Keep the codings the client applied; we re-chunk the body. */
+	while ((f = http_msg_field(&s->req, b, "transfer-encoding", &from)))
+		if (http_head_printf(out, "Transfer-Encoding: %.*s\r\n",
+				     (int)f->value.len, b + f->value.off) < 0)
+			return -1;
+	return 0;
+}
+
+static int
+forwarded_for(struct session *s, struct buf *out, const char *b)
+{
+	const struct http_field *f;
+	char ip[SOCK_ADDRSTRLEN];
+	unsigned from = 0;
+
+	if (!s->listen->x_forwarded_for) {
+		/* Not ours to add, and not ours to remove either. */
+		while ((f = http_msg_field(&s->req, b, "x-forwarded-for",
+					   &from)))
+			if (http_head_printf(out, "X-Forwarded-For: %.*s\r\n",
+					     (int)f->value.len,
+					     b + f->value.off) < 0)
+				return -1;
+		return 0;
+	}
+	sock_ip_str((const struct sockaddr *)&s->peer, ip, sizeof(ip));
+	if (http_head_printf(out, "X-Forwarded-For: ") < 0)
+		return -1;
+	while ((f = http_msg_field(&s->req, b, "x-forwarded-for", &from)))
+		if (http_head_printf(out, "%.*s, ", (int)f->value.len,
+				     b + f->value.off) < 0)
+			return -1;
+	return http_head_printf(out, "%s\r\n", ip);
+}
+
+static const char *const request_skip[] = {
+	"host", "content-length", "x-forwarded-for", NULL,
+};
+
+/* Writes the upstream request head and consumes the client's.  0, or -1
+ * with an error sent. */
+int
+proxy_send_request_head(struct session *s)
+{
+	struct buf *out = side_out(&s->up);
+	const char *b = buf_head(s->cli.in);
+
+	if (!out) {
+		http_error_send(s, 503, "out of memory");
+		return -1;
+	}
+	if (start_line(s, out, b) < 0 ||
+	    http_head_copy_fields(out, &s->req, b, request_skip) < 0 ||
+	    framing_fields(s, out, b) < 0 ||
+	    forwarded_for(s, out, b) < 0 ||
+	    http_head_printf(out, "Via: 1.1 proxyd\r\n\r\n") < 0) {
+		http_error_send(s, 431, "request head too large to forward");
+		return -1;
+	}
+	buf_consume(s->cli.in, s->req.head_len);
+	http_msg_init(&s->resp, s->fields, &worker.limits);
+	return 0;
+}

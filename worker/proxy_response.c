@@ -1,0 +1,283 @@
+/*
+ * The proxying phase of a request: the request body flows to the origin
+ * while the response head and body flow back, both at once (an origin may
+ * answer before the upload ends, and Expect: 100-continue needs the 100 to
+ * reach the client while the body waits).
+ */
+#include "worker/session.h"
+
+#include "common/log.h"
+#include "worker/stats.h"
+#include "worker/worker.h"
+
+static int
+buffered(const struct buf *b)
+{
+	return b && buf_len(b) > 0;
+}
+
+/* The origin stopped taking the body (it answered early, or failed):
+ * stop sending it; the response decides what the client gets. */
+static void
+abandon_request_body(struct session *s)
+{
+	s->reqb.done = 1;
+	s->keep_client = 0;
+	if (s->up.out)
+		buf_consume(s->up.out, buf_len(s->up.out));
+}
+
+static int
+request_half(struct session *s)
+{
+	int p = 0, r;
+
+	if (!s->reqb.done) {
+		p |= side_read(&s->cli, 0);
+		r = body_move(&s->reqb, s->cli.in, s->cli.eof, side_out(&s->up));
+		if (r < 0) {
+			http_error_send(s, 400, "bad chunked request body");
+			return 0;
+		}
+		p |= r;
+		if (!s->reqb.done && s->cli.eof && !buffered(s->cli.in)) {
+			session_close(s);	/* client gave up mid-body */
+			return 0;
+		}
+	}
+	p |= side_write(&s->up, s->up.out, 1);
+	if (s->up.failed && !s->req_sent)
+		abandon_request_body(s);
+	if (s->reqb.done && !buffered(s->up.out))
+		s->req_sent = 1;
+	return p;
+}
+
+static enum body_kind
+response_body_in(const struct session *s)
+{
+	const struct http_msg *r = &s->resp;
+
+	if (s->req.method == HTTP_METHOD_HEAD || r->status < 200 ||
+	    r->status == 204 || r->status == 304)
+		return BODY_NONE;
+	if (r->flags & HTTP_F_CHUNKED)
+		return BODY_CHUNKED;
+	if (r->flags & HTTP_F_TE)
+		return BODY_CLOSE;
+	if (r->flags & HTTP_F_CL)
+		return BODY_LENGTH;
+	return BODY_CLOSE;
+}
+
+static const char *const response_skip[] = { NULL };
+
+/* Status line and end-to-end fields of the response, as the client gets
+ * them.  Transfer-Encoding is written by the caller. */
+static int
+response_head_common(struct session *s, struct buf *out, const char *b)
+{
+	const struct http_span *r = &s->resp.reason;
+
+	return http_head_printf(out, "HTTP/1.1 %u %.*s\r\n", s->resp.status,
+				(int)r->len, b + r->off) < 0 ||
+			       http_head_copy_fields(out, &s->resp, b,
+						     response_skip) < 0
+		       ? -1
+		       : 0;
+}
+
+static int
+framing_field(struct session *s, struct buf *out, const char *b)
+{
+	const struct http_field *f;
+	unsigned from = 0;
+	int keep_te = (s->respb.out == BODY_CHUNKED &&
+		       s->respb.in == BODY_CHUNKED) ||
+		      (s->respb.out == BODY_CLOSE && (s->resp.flags & HTTP_F_TE) &&
+		       !(s->resp.flags & HTTP_F_CHUNKED));
+
+	if (keep_te) {
+		while ((f = http_msg_field(&s->resp, b, "transfer-encoding",
+					   &from)))
+			if (http_head_printf(out, "Transfer-Encoding: %.*s\r\n",
+					     (int)f->value.len,
+					     b + f->value.off) < 0)
+				return -1;
+		return 0;
+	}
+	if (s->respb.out == BODY_CHUNKED)
+		return http_head_printf(out, "Transfer-Encoding: chunked\r\n");
+	return 0;
+}
+
+/* A 1xx other than 101: pass it on to HTTP/1.1 clients and wait for the
+ * final response. */
+static int
+interim_response(struct session *s)
+{
+	struct buf *out = side_out(&s->cli);
+	const char *b = buf_head(s->up.in);
+
+	if (s->resp.status == 101) {
+		http_error_send(s, 502, "upstream switched protocols");
+		return 0;
+	}
+	if (s->req.version == 11 &&
+	    (!out || response_head_common(s, out, b) < 0 ||
+	     http_head_printf(out, "\r\n") < 0)) {
+		http_error_send(s, 502, "interim response too large");
+		return 0;
+	}
+	http_count_status(s->resp.status);
+	buf_consume(s->up.in, s->resp.head_len);
+	http_msg_init(&s->resp, s->fields, &worker.limits);
+	return 1;
+}
+
+static void
+choose_response_framing(struct session *s)
+{
+	enum body_kind in = response_body_in(s), out = in;
+
+	s->keep_client = s->req.version == 11 &&
+			 !(s->req.flags & HTTP_F_CLOSE) && !worker.draining &&
+			 s->reqb.done;
+	if (in == BODY_CHUNKED || in == BODY_CLOSE)
+		out = s->req.version == 11 ? BODY_CHUNKED : BODY_CLOSE;
+	if (in == BODY_CLOSE && (s->resp.flags & HTTP_F_TE))
+		out = BODY_CLOSE;	/* codings we cannot re-chunk */
+	if (out == BODY_CLOSE)
+		s->keep_client = 0;
+	body_init(&s->respb, in, out, s->resp.content_length);
+}
+
+static int
+final_response(struct session *s)
+{
+	struct buf *out = side_out(&s->cli);
+	const char *b = buf_head(s->up.in);
+
+	choose_response_framing(s);
+	if (!out || response_head_common(s, out, b) < 0 ||
+	    framing_field(s, out, b) < 0 ||
+	    http_head_printf(out, "Via: 1.1 proxyd\r\n%s\r\n",
+			     s->keep_client ? "" : "Connection: close\r\n") <
+		    0) {
+		http_error_send(s, 502, "response head too large");
+		return 0;
+	}
+	s->status = s->resp.status;
+	s->resp_started = s->resp_head_done = 1;
+	http_count_status(s->resp.status);
+	buf_consume(s->up.in, s->resp.head_len);
+	return 1;
+}
+
+static int
+response_head(struct session *s)
+{
+	enum http_rc rc;
+
+	if (!buffered(s->up.in)) {
+		if (s->up.eof)
+			http_error_send(s, 502, "upstream closed, no response");
+		return 0;
+	}
+	rc = http_parse_response(&s->resp, buf_head(s->up.in),
+				 buf_len(s->up.in));
+	if (rc == HTTP_ERROR) {
+		log_info("%s: bad response: %s", s->pool_key,
+			 s->resp.error_reason ? s->resp.error_reason : "?");
+		http_error_send(s, 502, "malformed response from upstream");
+		return 0;
+	}
+	if (rc == HTTP_AGAIN) {
+		if (s->up.eof)
+			http_error_send(s, 502, "truncated response head");
+		return 0;
+	}
+	return s->resp.status < 200 ? interim_response(s) : final_response(s);
+}
+
+static void
+request_done(struct session *s)
+{
+	const struct http_msg *r = &s->resp;
+	int reusable = s->respb.in != BODY_CLOSE && !(r->flags & HTTP_F_CLOSE) &&
+		       (r->version == 11 || (r->flags & HTTP_F_KEEPALIVE)) &&
+		       s->req_sent && !s->up.eof && !s->up.failed &&
+		       !buffered(s->up.in);
+
+	access_log_write(s);
+	upstream_release(s, reusable);
+	if (s->keep_client && !worker.draining) {
+		session_next_request(s);
+		return;
+	}
+	session_end(s);
+}
+
+static int
+response_half(struct session *s)
+{
+	int p = side_read(&s->up, 1), r;
+
+	if (!s->resp_head_done) {
+		p |= response_head(s);
+		if (s->state != SESSION_PROXYING || !s->resp_head_done)
+			return p;
+	}
+	if (!s->respb.done) {
+		r = body_move(&s->respb, s->up.in, s->up.eof, side_out(&s->cli));
+		if (r < 0 || (!s->respb.done && s->up.eof &&
+			      !buffered(s->up.in))) {
+			log_info("%s: response body cut short", s->pool_key);
+			session_close(s);
+			return 0;
+		}
+		p |= r;
+	}
+	p |= side_write(&s->cli, s->cli.out, 0);
+	if (s->cli.failed) {
+		session_close(s);
+		return 0;
+	}
+	if (s->respb.done && !buffered(s->cli.out) && s->req_sent) {
+		request_done(s);
+		return 1;
+	}
+	return p;
+}
+
+int
+proxy_step(struct session *s)
+{
+	int p = request_half(s);
+
+	if (s->state != SESSION_PROXYING)
+		return p;
+	p |= response_half(s);
+	if (p && s->state == SESSION_PROXYING)
+		session_set_timer(s, &worker.q_upstream_response);
+	return p;
+}
+
+void
+proxy_timeout(struct session *s)
+{
+	if (s->state == SESSION_RESOLVING || s->state == SESSION_CONNECTING) {
+		STATS_INC(timeouts_connect);
+		http_error_send(s, 504, "upstream connect timed out");
+	} else if (s->state == SESSION_TUNNEL) {
+		STATS_INC(timeouts_tunnel_idle);
+		access_log_write(s);
+		session_close(s);
+	} else if (!s->reqb.done) {
+		STATS_INC(timeouts_client_idle);
+		http_error_send(s, 408, "request body stalled");
+	} else {
+		STATS_INC(timeouts_upstream_response);
+		http_error_send(s, 504, "upstream response timed out");
+	}
+}

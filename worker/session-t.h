@@ -1,0 +1,100 @@
+/*
+ * A client connection and everything a request on it needs: the client and
+ * upstream sockets, their buffers, the parsed heads and body framing.
+ */
+#ifndef WORKER_SESSION_T_H
+#define WORKER_SESSION_T_H
+
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "common/buf.h"
+#include "common/config-t.h"
+#include "worker/dns.h"
+#include "worker/event-t.h"
+#include "worker/http_parse.h"
+
+#define SESSION_MAGIC 0x5e55104dU
+#define SESSION_HOST_MAX 256
+
+/* One socket of a session and its buffers.  `in` holds bytes read from the
+ * socket not yet consumed; `out` bytes waiting to be written to it. */
+struct side {
+	struct event_io io;
+	struct buf *in;
+	struct buf *out;
+	unsigned readable : 1;	/* epoll said so and no EAGAIN since */
+	unsigned writable : 1;
+	unsigned eof : 1;	/* the peer will send nothing more */
+	unsigned shut : 1;	/* we shut our sending direction */
+	unsigned failed : 1;	/* a socket error happened */
+	uint64_t nread;		/* bytes, for the access log */
+	uint64_t nwritten;
+};
+
+/* How a body is delimited on one side of the proxy. */
+enum body_kind {
+	BODY_NONE = 0,
+	BODY_LENGTH,
+	BODY_CHUNKED,
+	BODY_CLOSE,	/* until the sender closes */
+};
+
+struct body {
+	enum body_kind in;	/* framing as received */
+	enum body_kind out;	/* framing as sent */
+	uint64_t remaining;	/* BODY_LENGTH: bytes left to receive */
+	struct http_chunked chunked;
+	uint64_t bytes;		/* content bytes moved */
+	unsigned done : 1;
+};
+
+enum session_state {
+	SESSION_IDLE = 0,	/* keep-alive: waiting for a request */
+	SESSION_HEAD,		/* reading a request head */
+	SESSION_RESOLVING,	/* waiting for DNS */
+	SESSION_CONNECTING,	/* upstream connect in progress */
+	SESSION_PROXYING,	/* request and response flowing */
+	SESSION_TUNNEL,		/* CONNECT: raw bytes both ways */
+	SESSION_ERROR,		/* sending an error page, then close */
+	SESSION_LINGER,		/* sent all, draining input before close */
+	SESSION_CLOSED,
+};
+
+struct session {
+	unsigned magic;
+	enum session_state state;
+	struct side cli;
+	struct side up;
+	const struct config_listen *listen;
+	struct sockaddr_storage peer;
+	struct event_timer timer;
+	struct session *next;		/* worker's list of sessions */
+	struct session *prev;
+
+	/* the request in progress */
+	struct http_msg req;
+	struct http_msg resp;
+	struct http_field *fields;	/* max_headers for req, then resp */
+	struct body reqb;
+	struct body respb;
+	char host[SESSION_HOST_MAX];
+	uint16_t port;
+	struct http_span path;		/* origin-form target, in cli.in */
+	char pool_key[SESSION_HOST_MAX + 8];
+	struct dns_query *dnsq;
+	struct dns_addrs addrs;
+	unsigned addr_next;		/* next address to try */
+	struct sockaddr_storage up_addr;
+	unsigned keep_client : 1;	/* client connection stays open */
+	unsigned up_reused : 1;		/* upstream came from the pool */
+	unsigned resp_started : 1;	/* response bytes went to the client */
+	unsigned resp_head_done : 1;
+	unsigned req_sent : 1;		/* request fully sent upstream */
+	unsigned tunnel : 1;
+	unsigned status;		/* sent to the client, for the log */
+	uint64_t started;		/* ms, when the request head began */
+	char *log_req;			/* "request line\0\"referer\" \"ua\"" */
+};
+
+#endif

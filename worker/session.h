@@ -1,0 +1,82 @@
+/*
+ * Sessions (client connections) and the modules that drive them.  The
+ * functions here are shared by the worker's session_*, proxy_*, body_*,
+ * upstream_* and tunnel_* files; nothing outside worker/ uses them.
+ */
+#ifndef WORKER_SESSION_H
+#define WORKER_SESSION_H
+
+#include "worker/session-t.h"
+
+/* session.c: life cycle and the run loop */
+struct session *session_accept(int fd, const struct sockaddr_storage *peer,
+			       const struct config_listen *l);
+void session_run(struct session *s);
+/* Closes both sockets now; memory is freed by session_reap(). */
+void session_close(struct session *s);
+/* Flushes what is queued for the client, then closes gently. */
+void session_end(struct session *s);
+void session_reap(void);
+void session_drain_all(void);
+void session_close_all(void);
+void session_set_timer(struct session *s, struct event_timer_queue *q);
+/* Prepares for the next request on a kept-alive connection. */
+void session_next_request(struct session *s);
+
+/* session_io.c: moving bytes between sockets and buffers */
+int side_read(struct side *sd, int upstream);
+int side_write(struct side *sd, struct buf *from, int upstream);
+/* The side's out buffer, taken from the pool if needed; NULL if none. */
+struct buf *side_out(struct side *sd);
+void side_close(struct side *sd);
+void side_release_empty(struct side *sd);
+int side_attach(struct side *sd, int fd, void *owner);
+
+/* http_error.c */
+void http_error_send(struct session *s, unsigned status, const char *why);
+void http_count_status(unsigned status);
+
+/* proxy_request.c */
+void proxy_request_ready(struct session *s);
+int proxy_send_request_head(struct session *s);
+
+/* proxy_response.c */
+int proxy_step(struct session *s);
+void proxy_timeout(struct session *s);
+
+/* http_head.c */
+int http_head_is_hop(const struct http_msg *m, const char *buf,
+		     const struct http_field *f);
+int http_head_copy_fields(struct buf *out, const struct http_msg *m,
+			  const char *buf, const char *const *skip);
+int http_head_printf(struct buf *out, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* body.c */
+void body_init(struct body *b, enum body_kind in, enum body_kind out,
+	       uint64_t length);
+int body_move(struct body *b, struct buf *in, int in_eof, struct buf *out);
+
+/* upstream.c */
+void upstream_start(struct session *s);
+int upstream_connect_step(struct session *s);
+void upstream_release(struct session *s, int reusable);
+void upstream_pool_init(void);
+void upstream_pool_fini(void);
+
+/* tunnel.c */
+void tunnel_start(struct session *s);
+int tunnel_step(struct session *s);
+
+/* dest_policy.c */
+int dest_policy_allowed(const struct sockaddr *sa);
+int dest_policy_port_allowed(const struct config_listen *l, uint16_t port);
+
+/* access_log.c */
+int access_log_open(const char *path, char *err, size_t errlen);
+void access_log_capture(struct session *s);
+void access_log_write(struct session *s);
+void access_log_flush(void);
+void access_log_close(void);
+
+#endif

@@ -1,0 +1,138 @@
+/*
+ * Moving bytes between a session's sockets and its buffers.  Sockets are
+ * edge-triggered: `readable`/`writable` stay set until a call meets EAGAIN,
+ * so the run loop can stop for back-pressure and resume without an event.
+ */
+#include "worker/session.h"
+
+#include <errno.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "worker/event.h"
+#include "worker/stats.h"
+
+static void
+count_in(int upstream, size_t n)
+{
+	if (upstream)
+		STATS_ADD(bytes_from_upstreams, n);
+	else
+		STATS_ADD(bytes_from_clients, n);
+}
+
+static void
+count_out(int upstream, size_t n)
+{
+	if (upstream)
+		STATS_ADD(bytes_to_upstreams, n);
+	else
+		STATS_ADD(bytes_to_clients, n);
+}
+
+/* Reads once into sd->in.  1 if something changed (bytes, EOF, error). */
+int
+side_read(struct side *sd, int upstream)
+{
+	ssize_t n;
+
+	if (!sd->readable || sd->eof || sd->io.fd < 0)
+		return 0;
+	if (!sd->in && !(sd->in = buf_get()))
+		return 0;
+	if (buf_space(sd->in) == 0)
+		buf_compact(sd->in);
+	if (buf_space(sd->in) == 0)
+		return 0;
+	n = read(sd->io.fd, buf_tail(sd->in), buf_space(sd->in));
+	if (n > 0) {
+		sd->in->end += (size_t)n;
+		sd->nread += (uint64_t)n;
+		count_in(upstream, (size_t)n);
+		return 1;
+	}
+	if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+		sd->readable = 0;
+		return 0;
+	}
+	if (n < 0)
+		sd->failed = 1;
+	sd->eof = 1;
+	sd->readable = 0;
+	return 1;
+}
+
+/* Writes as much of `from` as the socket takes.  1 if bytes moved or the
+ * socket failed. */
+int
+side_write(struct side *sd, struct buf *from, int upstream)
+{
+	int moved = 0;
+	ssize_t n;
+
+	while (from && buf_len(from) && sd->writable && !sd->failed) {
+		n = send(sd->io.fd, buf_head(from), buf_len(from),
+			 MSG_NOSIGNAL);
+		if (n > 0) {
+			buf_consume(from, (size_t)n);
+			sd->nwritten += (uint64_t)n;
+			count_out(upstream, (size_t)n);
+			moved = 1;
+		} else if (n < 0 && errno == EINTR) {
+			continue;
+		} else if (n < 0 && errno == EAGAIN) {
+			sd->writable = 0;
+		} else {
+			sd->failed = 1;
+			moved = 1;
+		}
+	}
+	return moved;
+}
+
+struct buf *
+side_out(struct side *sd)
+{
+	if (!sd->out)
+		sd->out = buf_get();
+	return sd->out;
+}
+
+/* Gives empty buffers back to the pool: idle connections hold none. */
+void
+side_release_empty(struct side *sd)
+{
+	if (sd->in && buf_len(sd->in) == 0) {
+		buf_put(sd->in);
+		sd->in = NULL;
+	}
+	if (sd->out && buf_len(sd->out) == 0) {
+		buf_put(sd->out);
+		sd->out = NULL;
+	}
+}
+
+int
+side_attach(struct side *sd, int fd, void *owner)
+{
+	sd->io.fd = fd;
+	sd->io.data = owner;
+	sd->readable = sd->writable = 0;
+	sd->eof = sd->shut = sd->failed = 0;
+	return event_add(&sd->io, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET);
+}
+
+void
+side_close(struct side *sd)
+{
+	if (sd->io.fd >= 0) {
+		event_del(&sd->io);
+		close(sd->io.fd);
+		sd->io.fd = -1;
+	}
+	buf_put(sd->in);
+	buf_put(sd->out);
+	sd->in = sd->out = NULL;
+	sd->readable = sd->writable = 0;
+}

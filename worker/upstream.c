@@ -1,0 +1,166 @@
+/*
+ * Getting a connection to the origin: from the keep-alive pool, or by
+ * resolving the host and connecting to its addresses in turn.
+ */
+#include "worker/session.h"
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/sock.h"
+#include "worker/event.h"
+#include "worker/stats.h"
+#include "worker/upstream_pool.h"
+#include "worker/worker.h"
+
+static void try_next_address(struct session *s);
+
+/* Connected (or taken from the pool): start the exchange. */
+static void
+connected(struct session *s)
+{
+	if (s->tunnel) {
+		tunnel_start(s);
+		return;
+	}
+	s->state = SESSION_PROXYING;
+	session_set_timer(s, &worker.q_upstream_response);
+	(void)proxy_send_request_head(s);
+}
+
+static int
+keep_allowed(struct session *s, const struct dns_addrs *a)
+{
+	unsigned i;
+
+	s->addrs.n = 0;
+	for (i = 0; i < a->n; i++) {
+		if (!dest_policy_allowed((const struct sockaddr *)&a->addr[i]))
+			continue;
+		s->addrs.addr[s->addrs.n] = a->addr[i];
+		s->addrs.len[s->addrs.n++] = a->len[i];
+	}
+	return s->addrs.n > 0;
+}
+
+static void
+on_resolved(void *arg, int status, const struct dns_addrs *a,
+	    const char *err)
+{
+	struct session *s = arg;
+	/* Cached answers arrive inside dns_resolve(), from the run loop;
+	 * only a later answer has to drive the session itself. */
+	int later = s->dnsq != NULL;
+
+	s->dnsq = NULL;
+	if (status < 0) {
+		log_info("cannot resolve %s: %s", s->host, err ? err : "?");
+		http_error_send(s, 502, "cannot resolve host");
+	} else if (!keep_allowed(s, a)) {
+		http_error_send(s, 403, "destination address not allowed");
+	} else {
+		s->addr_next = 0;
+		try_next_address(s);
+	}
+	if (later && s->state != SESSION_CLOSED)
+		session_run(s);
+}
+
+void
+upstream_start(struct session *s)
+{
+	struct dns_query *q;
+	int fd;
+
+	if (!s->tunnel && (fd = upstream_pool_take(s->pool_key)) >= 0) {
+		if (side_attach(&s->up, fd, s) == 0) {
+			STATS_INC(upstream_reuses);
+			s->up_reused = 1;
+			s->up.writable = 1;
+			connected(s);
+			return;
+		}
+		close(fd);
+		s->up.io.fd = -1;
+	}
+	s->state = SESSION_RESOLVING;
+	session_set_timer(s, &worker.q_connect);
+	q = dns_resolve(s->host, s->port, on_resolved, s);
+	if (s->state == SESSION_RESOLVING)
+		s->dnsq = q;	/* still waiting: the answer comes later */
+}
+
+static void
+try_next_address(struct session *s)
+{
+	char name[SOCK_ADDRSTRLEN];
+	const struct sockaddr *sa;
+	int fd;
+
+	while (s->addr_next < s->addrs.n) {
+		sa = (const struct sockaddr *)&s->addrs.addr[s->addr_next];
+		fd = sock_connect(sa, s->addrs.len[s->addr_next++]);
+		if (fd >= 0 && side_attach(&s->up, fd, s) == 0) {
+			memcpy(&s->up_addr, sa, s->addrs.len[s->addr_next - 1]);
+			s->state = SESSION_CONNECTING;
+			session_set_timer(s, &worker.q_connect);
+			return;
+		}
+		STATS_INC(upstream_connect_failures);
+		log_info("connect to %s (%s): %s", s->host,
+			 sock_addr_str(sa, name, sizeof(name)), strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		s->up.io.fd = -1;
+	}
+	http_error_send(s, 502, "cannot connect to upstream");
+}
+
+int
+upstream_connect_step(struct session *s)
+{
+	char name[SOCK_ADDRSTRLEN];
+	int err;
+
+	if (!s->up.writable)
+		return 0;
+	err = sock_connect_result(s->up.io.fd);
+	if (err == EINPROGRESS || err == EALREADY) {
+		s->up.writable = 0;
+		return 0;
+	}
+	if (err) {
+		STATS_INC(upstream_connect_failures);
+		log_info("connect to %s (%s): %s", s->host,
+			 sock_addr_str((const struct sockaddr *)&s->up_addr,
+				       name, sizeof(name)),
+			 strerror(err));
+		side_close(&s->up);
+		try_next_address(s);
+		return 1;
+	}
+	STATS_INC(upstream_connects);
+	connected(s);
+	return 1;
+}
+
+/* The request is over: keep the connection for the next request to the
+ * same host, or close it. */
+void
+upstream_release(struct session *s, int reusable)
+{
+	int fd = s->up.io.fd;
+
+	if (fd < 0)
+		return;
+	if (!reusable || worker.draining) {
+		side_close(&s->up);
+		return;
+	}
+	event_del(&s->up.io);
+	s->up.io.fd = -1;
+	side_close(&s->up);
+	upstream_pool_put(s->pool_key, fd);
+}

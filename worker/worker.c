@@ -1,0 +1,277 @@
+/*
+ * A worker process: drops privileges, accepts on the inherited listeners
+ * and runs the event loop until the master tells it to stop (SIGQUIT:
+ * finish in-flight requests within `drain`; SIGTERM/SIGINT: now).
+ */
+#include "worker/worker.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "common/buf.h"
+#include "common/log.h"
+#include "worker/dns.h"
+#include "worker/event.h"
+#include "worker/session.h"
+#include "worker/stats.h"
+#include "worker/upstream_pool.h"
+
+struct worker_state worker;
+uint64_t *stats_slot;
+
+static volatile sig_atomic_t got_quit, got_term, got_usr1;
+static struct event_io listeners[CONFIG_MAX_LISTENS];
+static int accepting;
+static struct event_timer resume_timer, drain_timer;
+
+static void
+on_signal(int sig)
+{
+	int saved = errno;
+
+	if (sig == SIGQUIT)
+		got_quit = 1;
+	else if (sig == SIGUSR1)
+		got_usr1 = 1;
+	else
+		got_term = 1;
+	errno = saved;
+}
+
+static void
+set_accepting(int on)
+{
+	unsigned i;
+
+	if (on == accepting || worker.draining)
+		return;
+	for (i = 0; i < worker.cfg->n_listens; i++) {
+		if (on)
+			(void)event_add(&listeners[i],
+					EPOLLIN | EPOLLEXCLUSIVE);
+		else
+			event_del(&listeners[i]);
+	}
+	accepting = on;
+}
+
+static void
+on_resume(struct event_timer *t)
+{
+	(void)t;
+	if (worker.sessions < worker.cfg->max_connections)
+		set_accepting(1);
+}
+
+/* Out of descriptors: stop accepting for a moment instead of spinning on
+ * a listener that stays readable. */
+static void
+accept_backoff(int err)
+{
+	log_warn("accept: %s; pausing accepts for 100ms", strerror(err));
+	set_accepting(0);
+	event_timer_after(&resume_timer, 100);
+}
+
+static void
+on_accept(struct event_io *io, uint32_t ev)
+{
+	const struct config_listen *l = io->data;
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int fd, i, one = 1;
+
+	(void)ev;
+	for (i = 0; i < 64 && accepting; i++) {
+		if (worker.sessions >= worker.cfg->max_connections) {
+			set_accepting(0);	/* the backlog holds them */
+			return;
+		}
+		len = sizeof(ss);
+		fd = accept4(io->fd, (struct sockaddr *)&ss, &len,
+			     SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE ||
+			    errno == ENOBUFS || errno == ENOMEM)
+				accept_backoff(errno);
+			return;	/* EAGAIN: another worker took it */
+		}
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
+				 sizeof(one));
+		(void)session_accept(fd, &ss, l);
+	}
+}
+
+void
+worker_session_closed(void)
+{
+	if (!accepting && !worker.draining &&
+	    worker.sessions < worker.cfg->max_connections &&
+	    !event_timer_armed(&resume_timer))
+		set_accepting(1);
+}
+
+static void
+drop_privileges(const struct worker_heritage *h)
+{
+	if (getuid() != 0 || h->uid == 0)
+		return;
+	if (setgroups(0, NULL) < 0 || setgid(h->gid) < 0 ||
+	    setuid(h->uid) < 0) {
+		log_error("cannot drop privileges to uid %u: %s",
+			  (unsigned)h->uid, strerror(errno));
+		exit(1);
+	}
+}
+
+#define LINGER_MS 2000
+
+static void
+init_queues(const struct config_timeouts *t)
+{
+	event_queue_init(&worker.q_client_header, t->client_header);
+	event_queue_init(&worker.q_client_idle, t->client_idle);
+	event_queue_init(&worker.q_connect, t->connect);
+	event_queue_init(&worker.q_upstream_response, t->upstream_response);
+	event_queue_init(&worker.q_upstream_idle, t->upstream_idle);
+	event_queue_init(&worker.q_tunnel_idle, t->tunnel_idle);
+	event_queue_init(&worker.q_linger, LINGER_MS);
+}
+
+/* Signals stay blocked except inside epoll_pwait, so handlers only ever
+ * interrupt the wait, never the work. */
+static void
+init_signals(sigset_t *wait_mask)
+{
+	struct sigaction sa = { .sa_handler = on_signal };
+	sigset_t block;
+	int sigs[] = { SIGQUIT, SIGTERM, SIGINT, SIGUSR1 };
+	unsigned i;
+
+	sigemptyset(&block);
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+		sigaction(sigs[i], &sa, NULL);
+		sigaddset(&block, sigs[i]);
+	}
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGCHLD, SIG_DFL);
+	sigprocmask(SIG_BLOCK, &block, wait_mask);
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigdelset(wait_mask, sigs[i]);
+}
+
+static void
+init_worker(const struct worker_heritage *h)
+{
+	const struct config *cfg = h->cfg;
+	char err[512];
+	size_t bufsize = cfg->max_header_size + 4096;
+	unsigned i;
+
+	worker.cfg = cfg;
+	worker.limits.max_head = cfg->max_header_size;
+	worker.limits.max_target = cfg->max_uri_size;
+	worker.limits.max_fields = cfg->max_headers;
+	stats_slot = h->stats;
+	if (event_init() < 0 || dns_init(cfg->resolver, err, sizeof(err)) < 0) {
+		log_error("worker start-up: %s", err);
+		exit(1);
+	}
+	init_queues(&cfg->timeouts);
+	buf_pool_init(bufsize < 16384 ? 16384 : bufsize, 1024);
+	upstream_pool_init();
+	if (access_log_open(cfg->access_log, err, sizeof(err)) < 0)
+		log_error("access log: %s", err);
+	event_timer_init(&resume_timer, on_resume, NULL);
+	for (i = 0; i < cfg->n_listens; i++) {
+		listeners[i].fd = h->listen_fds[i];
+		listeners[i].cb = on_accept;
+		listeners[i].data = (void *)(uintptr_t)&cfg->listens[i];
+	}
+	set_accepting(1);
+}
+
+static void
+on_drain_deadline(struct event_timer *t)
+{
+	(void)t;
+	log_warn("drain timeout: closing %u connections", worker.sessions);
+	got_term = 1;
+}
+
+static void
+start_drain(void)
+{
+	set_accepting(0);
+	worker.draining = 1;
+	event_timer_init(&drain_timer, on_drain_deadline, NULL);
+	event_timer_after(&drain_timer, worker.cfg->timeouts.drain);
+	session_drain_all();
+}
+
+static void
+reopen_logs(void)
+{
+	char err[512];
+
+	if (log_open(worker.cfg->error_log, err, sizeof(err)) < 0 ||
+	    access_log_open(worker.cfg->access_log, err, sizeof(err)) < 0)
+		log_error("reopening logs: %s", err);
+}
+
+static void __attribute__((noreturn))
+finish(int code)
+{
+	unsigned i;
+
+	session_close_all();
+	access_log_close();
+	upstream_pool_fini();
+	dns_fini();
+	for (i = 0; i < worker.cfg->n_listens; i++)
+		close(listeners[i].fd);
+	event_fini();
+	buf_pool_fini();
+	exit(code);
+}
+
+void
+worker_main(const struct worker_heritage *h)
+{
+	sigset_t wait_mask;
+	char role[32];
+
+	snprintf(role, sizeof(role), "worker %u", h->slot);
+	log_set_role(role);
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	init_signals(&wait_mask);
+	init_worker(h);
+	drop_privileges(h);
+	STATS_INC(worker_starts);
+	while (!got_term) {
+		if (event_run_once(&wait_mask) < 0) {
+			log_error("epoll: %s", strerror(errno));
+			finish(1);
+		}
+		session_reap();
+		if (got_quit && !worker.draining)
+			start_drain();
+		if (got_usr1) {
+			got_usr1 = 0;
+			reopen_logs();
+		}
+		if (worker.draining && worker.sessions == 0)
+			break;
+	}
+	finish(0);
+}

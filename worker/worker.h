@@ -1,0 +1,48 @@
+/*
+ * A worker process: what it inherits from the master, and the state its
+ * modules share (config, limits, timer queues).
+ */
+#ifndef WORKER_WORKER_H
+#define WORKER_WORKER_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "common/config-t.h"
+#include "worker/event-t.h"
+#include "worker/http_parse.h"
+
+/* Everything that crosses fork from master to worker (cf. Varnish's
+ * heritage): one place says what a worker inherits. */
+struct worker_heritage {
+	const struct config *cfg;
+	const int *listen_fds;		/* one per cfg->listens[i] */
+	unsigned slot;			/* index of this worker's counters */
+	unsigned generation;		/* config generation */
+	uint64_t *stats;		/* this worker's counter slot */
+	uid_t uid;			/* to switch to when root; 0 = stay */
+	gid_t gid;
+};
+
+struct worker_state {
+	const struct config *cfg;
+	struct http_limits limits;
+	struct event_timer_queue q_client_header;
+	struct event_timer_queue q_client_idle;
+	struct event_timer_queue q_connect;
+	struct event_timer_queue q_upstream_response;
+	struct event_timer_queue q_upstream_idle;
+	struct event_timer_queue q_tunnel_idle;
+	struct event_timer_queue q_linger;
+	unsigned sessions;		/* open client connections */
+	int draining;
+};
+
+extern struct worker_state worker;
+
+/* Runs the worker until it is told to stop; never returns. */
+void worker_main(const struct worker_heritage *h) __attribute__((noreturn));
+/* A session closed: the worker may resume accepting or finish draining. */
+void worker_session_closed(void);
+
+#endif
