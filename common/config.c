@@ -146,11 +146,13 @@ typedef void (*fmt_fn)(const void *base, const struct key *k, char *buf,
                        size_t n);
 
 /* Records the first error, "file:line: message" (no line for line 0);
- * later ones are dropped, since they may only follow from the first. */
+ * later ones are dropped, since they may only follow from the first.
+ * Control bytes quoted from the file become '?': the message goes to a
+ * terminal or a log. */
 static int __attribute__((format(printf, 3, 4)))
 fail(struct loader *ld, int line, const char *fmt, ...)
 {
-	char msg[512];
+	char msg[512], *p;
 	va_list ap;
 
 	if (ld->failed)
@@ -158,6 +160,9 @@ fail(struct loader *ld, int line, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	for (p = msg; *p; p++)
+		if (iscntrl((unsigned char)*p))
+			*p = '?';
 	if (line > 0)
 		snprintf(ld->err, ld->errlen, "%s:%d: %s", ld->cfg->path, line,
 		         msg);

@@ -72,12 +72,14 @@ parse_args(int argc, char **argv, struct options *o)
  * terminal is still there to say so. */
 static int
 start(struct config *cfg, const struct options *o, int *fds, uid_t *uid,
-      gid_t *gid)
+      gid_t *gid, struct shm_segment *shm)
 {
 	char err[1024];
 
 	if (master_lookup_user(cfg, uid, gid, err, sizeof(err)) < 0 ||
-	    master_listeners_bind(cfg, fds, err, sizeof(err)) < 0)
+	    master_listeners_bind(cfg, fds, err, sizeof(err)) < 0 ||
+	    shm_create(shm, cfg->shm_file, MASTER_MAX_SLOTS,
+		       master_shm_group(cfg), err, sizeof(err)) < 0)
 		goto fail;
 	master_fit_nofile(cfg);
 	master_prepare_logs(cfg, *uid, *gid);
@@ -90,6 +92,7 @@ start(struct config *cfg, const struct options *o, int *fds, uid_t *uid,
 	return 0;
 fail:
 	log_error("%s", err);
+	shm_destroy(shm);
 	return -1;
 }
 
@@ -100,6 +103,7 @@ main(int argc, char **argv)
 	struct options o = { 0 };
 	char err[1024];
 	int fds[CONFIG_MAX_LISTENS];
+	struct shm_segment shm = { 0 };
 	uid_t uid;
 	gid_t gid;
 
@@ -118,11 +122,11 @@ main(int argc, char **argv)
 		return 0;
 	}
 	log_set_level(cfg->log_level);
-	if (start(cfg, &o, fds, &uid, &gid) < 0) {
+	if (start(cfg, &o, fds, &uid, &gid, &shm) < 0) {
 		free(cfg);
 		return 1;
 	}
 	log_info("proxyd %s started: %u workers, %u listeners", PROXYD_VERSION,
 		 cfg->workers, cfg->n_listens);
-	return master_run(cfg, fds, uid, gid, o.foreground);
+	return master_run(cfg, fds, uid, gid, &shm, o.foreground);
 }

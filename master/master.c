@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -21,6 +20,7 @@
 
 #include "common/config.h"
 #include "common/log.h"
+#include "shm/shm.h"
 #include "worker/stats.h"
 #include "worker/worker.h"
 
@@ -49,7 +49,7 @@ static struct {
 	gid_t gid;
 	unsigned generation;
 	struct slot slots[MASTER_MAX_SLOTS];
-	uint64_t *stats;	/* MASTER_MAX_SLOTS + 1 counter blocks */
+	struct shm_segment shm;
 	int stopping;
 	uint64_t stop_deadline;
 	int foreground;
@@ -64,20 +64,18 @@ now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-static uint64_t *
-slot_stats(unsigned i)
-{
-	return m.stats + (size_t)i * STAT__COUNT;
-}
-
-#define MASTER_STAT(name) (slot_stats(MASTER_MAX_SLOTS)[STAT_##name])
+#define MASTER_STAT_INC(name)                                                  \
+	__atomic_fetch_add(&shm_master_counters(&m.shm)[STAT_##name], 1,      \
+			   __ATOMIC_RELAXED)
 
 static int
 spawn(unsigned i)
 {
 	struct worker_heritage h = {
 		.cfg = m.cfg, .listen_fds = m.fds, .slot = i,
-		.generation = m.generation, .stats = slot_stats(i),
+		.generation = m.generation,
+		.stats = shm_slot_counters(&m.shm, i),
+		.heartbeat = &shm_slot(&m.shm, i)->heartbeat,
 		.uid = m.uid, .gid = m.gid,
 	};
 	pid_t pid = fork();
@@ -92,6 +90,8 @@ spawn(unsigned i)
 				    .generation = m.generation,
 				    .started = now_ms(),
 				    .backoff = m.slots[i].backoff };
+	shm_slot_start(&m.shm, i, pid, m.generation);
+	MASTER_STAT_INC(worker_starts);
 	log_info("worker %u started (pid %d, generation %u)", i, (int)pid,
 		 m.generation);
 	return 0;
@@ -148,7 +148,7 @@ worker_crashed(unsigned i, int status)
 	struct slot *s = &m.slots[i];
 	uint64_t now = now_ms();
 
-	__atomic_fetch_add(&MASTER_STAT(worker_deaths), 1, __ATOMIC_RELAXED);
+	MASTER_STAT_INC(worker_deaths);
 	if (now - s->started < CRASH_LOOP_MS)
 		s->backoff = s->backoff ? s->backoff * 2 : 100;
 	else
@@ -176,6 +176,7 @@ reap_children(void)
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		if ((i = find_pid(pid)) < 0)
 			continue;
+		shm_slot_retire(&m.shm, (unsigned)i);
 		if (m.slots[i].state == SLOT_RUNNING && !m.stopping) {
 			worker_crashed((unsigned)i, status);
 			continue;
@@ -228,6 +229,7 @@ drain_except(unsigned keep)
 			continue;
 		s->state = SLOT_DRAINING;
 		s->kill_at = kill_at;
+		shm_slot_set_state(&m.shm, i, SHM_SLOT_DRAINING);
 		kill(s->pid, SIGQUIT);
 	}
 }
@@ -265,8 +267,7 @@ reload(void)
 	log_info("SIGHUP: reloading %s", old->path);
 	if (load_new(old->path, &cfg, fds, &uid, &gid) < 0) {
 		master_listeners_keep_only(m.fds, old->n_listens);
-		__atomic_fetch_add(&MASTER_STAT(reloads_failed), 1,
-				   __ATOMIC_RELAXED);
+		MASTER_STAT_INC(reloads_failed);
 		return;
 	}
 	memcpy(old_fds, m.fds, sizeof(old_fds));
@@ -285,14 +286,14 @@ reload(void)
 		memcpy(m.fds, old_fds, sizeof(old_fds));
 		master_listeners_keep_only(m.fds, old->n_listens);
 		free(cfg);
-		__atomic_fetch_add(&MASTER_STAT(reloads_failed), 1,
-				   __ATOMIC_RELAXED);
+		MASTER_STAT_INC(reloads_failed);
 		return;
 	}
 	drain_except(m.generation);
 	master_listeners_keep_only(m.fds, cfg->n_listens);
 	free(old);
-	__atomic_fetch_add(&MASTER_STAT(reloads_ok), 1, __ATOMIC_RELAXED);
+	shm_set_generation(&m.shm, m.generation);
+	MASTER_STAT_INC(reloads_ok);
 	log_info("reload done: generation %u", m.generation);
 }
 
@@ -385,20 +386,9 @@ wait_signals(int sfd)
 		handle_signal((int)si.ssi_signo);
 }
 
-static uint64_t *
-stats_map(void)
-{
-	size_t len = (size_t)(MASTER_MAX_SLOTS + 1) * STAT__COUNT *
-		     sizeof(uint64_t);
-	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
-		       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-
-	return p == MAP_FAILED ? NULL : p;
-}
-
 int
 master_run(struct config *cfg, const int *fds, uid_t uid, gid_t gid,
-	   int foreground)
+	   const struct shm_segment *shm, int foreground)
 {
 	int sfd;
 
@@ -408,7 +398,9 @@ master_run(struct config *cfg, const int *fds, uid_t uid, gid_t gid,
 	m.gid = gid;
 	m.foreground = foreground;
 	m.generation = 1;
-	if (!(m.stats = stats_map()) || (sfd = signals_open()) < 0) {
+	m.shm = *shm;
+	shm_header(&m.shm)->master_pid = getpid();	/* after daemonizing */
+	if ((sfd = signals_open()) < 0) {
 		log_error("start-up: %s", strerror(errno));
 		return 1;
 	}
@@ -425,6 +417,7 @@ master_run(struct config *cfg, const int *fds, uid_t uid, gid_t gid,
 	close(sfd);
 	master_listeners_close_all();
 	master_pidfile_remove(m.cfg->pid_file);
+	shm_destroy(&m.shm);
 	free(m.cfg);
 	log_info("stopped");
 	return 0;

@@ -8,13 +8,14 @@
 #include <sys/types.h>
 
 #include "common/config-t.h"
+#include "shm/shm.h"
 
 #define MASTER_MAX_SLOTS 520	/* two generations of up to 256 workers */
 
 /* master.c: runs until stopped; returns the exit code.  Takes cfg (heap,
  * freed when replaced by a reload) and the bound listeners fds[]. */
 int master_run(struct config *cfg, const int *fds, uid_t uid, gid_t gid,
-	       int foreground);
+	       const struct shm_segment *shm, int foreground);
 
 /* listeners.c: the bound sockets, kept across reloads by address. */
 /* Binds (or reuses) a socket for every [listen] of cfg; fills fds[] in
@@ -35,6 +36,9 @@ void master_fit_nofile(struct config *cfg);
 /* uid/gid the workers switch to when started as root (0 otherwise). */
 int master_lookup_user(const struct config *cfg, uid_t *uid, gid_t *gid,
 		       char *err, size_t errlen);
+/* The group the shm segment is readable by: `group` when set, else -1
+ * (the master's). */
+gid_t master_shm_group(const struct config *cfg);
 /* Makes the log files writable by the workers after they drop root. */
 void master_prepare_logs(const struct config *cfg, uid_t uid, gid_t gid);
 

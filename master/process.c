@@ -168,3 +168,13 @@ master_prepare_logs(const struct config *cfg, uid_t uid, gid_t gid)
 	prepare_one(cfg->access_log, uid, gid);
 	prepare_one(cfg->error_log, uid, gid);
 }
+
+gid_t
+master_shm_group(const struct config *cfg)
+{
+	struct group *gr;
+
+	if (!cfg->group[0] || !(gr = getgrnam(cfg->group)))
+		return (gid_t)-1;
+	return gr->gr_gid;
+}

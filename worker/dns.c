@@ -27,9 +27,9 @@
 #include "worker/event.h"
 #include "worker/stats.h"
 
-#define TTL_MIN 1		/* s: a 0 TTL still absorbs a burst */
-#define TTL_MAX 300		/* s: bounds how long a moved name stays stale */
-#define NEGATIVE_TTL 5000	/* ms, for NXDOMAIN and no-address answers */
+#define TTL_MIN 1         /* s: a 0 TTL still absorbs a burst */
+#define TTL_MAX 300       /* s: bounds how long a moved name stays stale */
+#define NEGATIVE_TTL 5000 /* ms, for NXDOMAIN and no-address answers */
 #define INFLIGHT_BUCKETS 256
 
 /* A caller waiting for a name: the handle dns_resolve returns. */
@@ -43,13 +43,13 @@ struct dns_query {
 
 /* One c-ares lookup of a name, shared by all its waiters. */
 struct lookup {
-	struct lookup *hnext;	  /* in-flight table */
-	struct lookup *cnext;	  /* completed queue */
+	struct lookup *hnext;     /* in-flight table */
+	struct lookup *cnext;     /* completed queue */
 	struct dns_query waiters; /* list head */
 	int finished;
-	int status;		  /* 0 or -1, once finished */
+	int status; /* 0 or -1, once finished */
 	const char *err;
-	struct dns_addrs addrs;	  /* ports 0 */
+	struct dns_addrs addrs; /* ports 0 */
 	char name[DNS_NAME_MAX + 1];
 };
 
@@ -69,7 +69,7 @@ static struct sock *socks, *graves;
 static struct lookup *inflight[INFLIGHT_BUCKETS];
 static struct lookup *done_head, **done_tail = &done_head;
 static struct lookup *submitting; /* inside ares_getaddrinfo */
-static int destroying;		  /* inside ares_destroy */
+static int destroying;            /* inside ares_destroy */
 
 static void
 defer(void)
@@ -263,9 +263,9 @@ known(const struct dns_addrs *a, const struct sockaddr *sa)
 		y4 = (const struct sockaddr_in *)sa;
 		x6 = (const struct sockaddr_in6 *)&a->addr[i];
 		y6 = (const struct sockaddr_in6 *)sa;
-		if (sa->sa_family == AF_INET ?
-			    x4->sin_addr.s_addr == y4->sin_addr.s_addr :
-			    !memcmp(&x6->sin6_addr, &y6->sin6_addr, 16))
+		if (sa->sa_family == AF_INET
+		            ? x4->sin_addr.s_addr == y4->sin_addr.s_addr
+		            : !memcmp(&x6->sin6_addr, &y6->sin6_addr, 16))
 			return 1;
 	}
 	return 0;
@@ -276,8 +276,7 @@ add_addr(struct dns_addrs *a, const struct sockaddr *sa, socklen_t len)
 {
 	if (sa->sa_family != AF_INET && sa->sa_family != AF_INET6)
 		return;
-	if (a->n == DNS_MAX_ADDRS || len > sizeof(a->addr[0]) ||
-	    known(a, sa))
+	if (a->n == DNS_MAX_ADDRS || len > sizeof(a->addr[0]) || known(a, sa))
 		return;
 	memcpy(&a->addr[a->n], sa, len);
 	a->len[a->n++] = len;
@@ -332,7 +331,7 @@ finish(struct lookup *l, int status, const struct ares_addrinfo *res)
 		l->status = 0;
 		dns_cache_put(l->name, &l->addrs, NULL, ttl, event_now());
 		log_debug("dns: %s: %u address(es), ttl %llus", l->name,
-			  l->addrs.n, (unsigned long long)ttl / 1000);
+		          l->addrs.n, (unsigned long long)ttl / 1000);
 		return;
 	}
 	l->status = -1;
@@ -379,10 +378,10 @@ with_port(struct dns_addrs *out, const struct dns_addrs *in, uint16_t port)
 	for (i = 0; i < out->n; i++) {
 		if (out->addr[i].ss_family == AF_INET)
 			((struct sockaddr_in *)&out->addr[i])->sin_port =
-				htons(port);
+			        htons(port);
 		else
 			((struct sockaddr_in6 *)&out->addr[i])->sin6_port =
-				htons(port);
+			        htons(port);
 	}
 }
 
@@ -482,7 +481,7 @@ normalize(const char *host, char *key)
 			digits = 0;
 		}
 		key[i] = host[i] >= 'A' && host[i] <= 'Z' ? host[i] + 32
-							  : host[i];
+		                                          : host[i];
 	}
 	key[len] = '\0';
 	return label == 0 || digits ? -1 : 0;
@@ -520,7 +519,7 @@ from_cache(const char *key, uint16_t port, dns_done_fn *done, void *arg)
 static struct dns_query *
 submit(struct lookup **slot, const char *key, struct dns_query *q)
 {
-	struct ares_addrinfo_hints hints = { .ai_family = AF_UNSPEC };
+	struct ares_addrinfo_hints hints = {.ai_family = AF_UNSPEC};
 	struct lookup *l = calloc(1, sizeof(*l));
 
 	if (!l) {
@@ -647,9 +646,9 @@ server_csv(const char *spec, char *csv, size_t size, char *err, size_t errlen)
 	if (!rest || inet_pton(v6 ? AF_INET6 : AF_INET, host, buf) != 1 ||
 	    (*rest && (*rest != ':' || (port = parse_port(rest + 1)) < 0))) {
 		snprintf(err, errlen,
-			 "resolver \"%s\": expected IP, IP:PORT or "
-			 "[IPv6]:PORT",
-			 spec);
+		         "resolver \"%s\": expected IP, IP:PORT or "
+		         "[IPv6]:PORT",
+		         spec);
 		return -1;
 	}
 	if (v6)
@@ -667,8 +666,8 @@ open_channel(char *err, size_t errlen)
 {
 	struct ares_options o;
 	int rc, mask = ARES_OPT_FLAGS | ARES_OPT_SOCK_STATE_CB |
-		       ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES |
-		       ARES_OPT_NOROTATE | ARES_OPT_DOMAINS;
+	               ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES | ARES_OPT_NOROTATE |
+	               ARES_OPT_DOMAINS;
 
 	memset(&o, 0, sizeof(o));
 	o.flags = ARES_FLAG_NOSEARCH | ARES_FLAG_NOALIASES;
@@ -714,10 +713,10 @@ dns_init(const char *resolver, char *err, size_t errlen)
 	if (open_channel(err, errlen) < 0)
 		goto fail;
 	rc = resolver[0] ? ares_set_servers_ports_csv(channel, csv)
-			 : ARES_SUCCESS;
+	                 : ARES_SUCCESS;
 	if (rc != ARES_SUCCESS) {
 		snprintf(err, errlen, "resolver \"%s\": %s", resolver,
-			 ares_strerror(rc));
+		         ares_strerror(rc));
 		goto fail;
 	}
 	return 0;

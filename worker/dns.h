@@ -24,7 +24,7 @@ struct dns_query;
 /* status 0 with addrs, or -1 (addrs NULL) when the name does not resolve;
  * err is a short reason for the log ("NXDOMAIN", "timeout", ...). */
 typedef void dns_done_fn(void *arg, int status, const struct dns_addrs *addrs,
-			 const char *err);
+                         const char *err);
 
 /* resolver: "" for /etc/resolv.conf and /etc/hosts, else "IP[:PORT]" or
  * "[IPv6]:PORT".  0, or -1 with err set.  Needs event_init() first. */
@@ -42,7 +42,7 @@ void dns_set_timeout(unsigned ms, unsigned tries);
  * handle and done() runs later from the event loop, exactly once, unless
  * dns_cancel(handle) is called first. */
 struct dns_query *dns_resolve(const char *host, uint16_t port,
-			      dns_done_fn *done, void *arg);
+                              dns_done_fn *done, void *arg);
 void dns_cancel(struct dns_query *q);
 
 #endif

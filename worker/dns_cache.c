@@ -21,8 +21,8 @@ struct entry {
 	struct entry *hnext; /* bucket chain */
 	struct entry *older; /* age list */
 	struct entry *newer;
-	uint64_t expires;    /* ms, on the caller's clock */
-	const char *err;     /* set for a negative answer */
+	uint64_t expires; /* ms, on the caller's clock */
+	const char *err;  /* set for a negative answer */
 	unsigned n;
 	sa_family_t family[DNS_MAX_ADDRS];
 	unsigned char addr[DNS_MAX_ADDRS][16];
@@ -157,7 +157,7 @@ unpack(const struct entry *e, uint16_t port, struct dns_addrs *out)
 
 enum dns_cache_result
 dns_cache_get(const char *name, uint16_t port, uint64_t now,
-	      struct dns_addrs *out, const char **err)
+              struct dns_addrs *out, const char **err)
 {
 	struct entry *e = find(name);
 
@@ -214,8 +214,8 @@ make_room(uint64_t now)
 }
 
 void
-dns_cache_put(const char *name, const struct dns_addrs *addrs,
-	      const char *err, uint64_t ttl, uint64_t now)
+dns_cache_put(const char *name, const struct dns_addrs *addrs, const char *err,
+              uint64_t ttl, uint64_t now)
 {
 	size_t len = strlen(name);
 	struct entry *e;

@@ -16,7 +16,7 @@
 
 enum dns_cache_result {
 	DNS_CACHE_MISS = 0,
-	DNS_CACHE_HIT,	    /* out filled */
+	DNS_CACHE_HIT,      /* out filled */
 	DNS_CACHE_NEGATIVE, /* the name is known not to resolve; err set */
 };
 
@@ -27,14 +27,14 @@ void dns_cache_fini(void);
 /* Looks name up at time now (ms); on a hit fills out with port set in
  * every address, on a negative hit sets *err to the cached reason. */
 enum dns_cache_result dns_cache_get(const char *name, uint16_t port,
-				    uint64_t now, struct dns_addrs *out,
-				    const char **err);
+                                    uint64_t now, struct dns_addrs *out,
+                                    const char **err);
 
 /* Stores addrs (ports ignored) for ttl ms, replacing any older entry; with
  * addrs NULL stores a negative answer whose reason is err (a string that
  * outlives the cache, e.g. a literal).  Silently drops it without memory. */
 void dns_cache_put(const char *name, const struct dns_addrs *addrs,
-		   const char *err, uint64_t ttl, uint64_t now);
+                   const char *err, uint64_t ttl, uint64_t now);
 
 /* Entries held now, expired ones included until swept (for tests). */
 unsigned dns_cache_count(void);

@@ -92,8 +92,8 @@ struct http_msg {
 	unsigned status;
 	struct http_span reason;
 
-	/* on HTTP_ERROR: 400, 414, 431, 501 or 505 (502 for responses is
-	 * the caller's mapping), and a short reason for the log */
+	/* on HTTP_ERROR: 400, 414, 431, 501 or 505 for requests, always
+	 * 502 for responses; and a short reason for the log */
 	unsigned error;
 	const char *error_reason;
 };

@@ -15,6 +15,7 @@
 #include <sys/epoll.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/buf.h"
@@ -245,6 +246,23 @@ finish(int code)
 	exit(code);
 }
 
+/* Tells readers this worker's loop is turning (at most once a second). */
+static void
+beat(uint64_t *heartbeat)
+{
+	static uint64_t last;
+	struct timespec ts;
+
+	if (!heartbeat || event_now() - last < 1000)
+		return;
+	last = event_now();
+	clock_gettime(CLOCK_REALTIME, &ts);
+	__atomic_store_n(heartbeat,
+			 (uint64_t)ts.tv_sec * 1000 +
+				 (uint64_t)ts.tv_nsec / 1000000,
+			 __ATOMIC_RELAXED);
+}
+
 void
 worker_main(const struct worker_heritage *h)
 {
@@ -257,7 +275,6 @@ worker_main(const struct worker_heritage *h)
 	init_signals(&wait_mask);
 	init_worker(h);
 	drop_privileges(h);
-	STATS_INC(worker_starts);
 	while (!got_term) {
 		if (event_run_once(&wait_mask) < 0) {
 			log_error("epoll: %s", strerror(errno));
@@ -272,6 +289,7 @@ worker_main(const struct worker_heritage *h)
 		}
 		if (worker.draining && worker.sessions == 0)
 			break;
+		beat(h->heartbeat);
 	}
 	finish(0);
 }

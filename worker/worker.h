@@ -20,6 +20,7 @@ struct worker_heritage {
 	unsigned slot;			/* index of this worker's counters */
 	unsigned generation;		/* config generation */
 	uint64_t *stats;		/* this worker's counter slot */
+	uint64_t *heartbeat;		/* unix ms, in this worker's slot */
 	uid_t uid;			/* to switch to when root; 0 = stay */
 	gid_t gid;
 };

@@ -67,8 +67,7 @@ dnsd_find(const struct dnsd_name *table, const char *name)
 
 /* Appends the answers of entry e for qtype to r at *len; returns count. */
 static int
-dnsd_records(const struct dnsd_name *e, int qtype, unsigned char *r,
-	     int *len)
+dnsd_records(const struct dnsd_name *e, int qtype, unsigned char *r, int *len)
 {
 	unsigned char addr[16];
 	int i, count = 0, family = qtype == DNSD_TYPE_A ? AF_INET : AF_INET6;
@@ -102,7 +101,7 @@ dnsd_records(const struct dnsd_name *e, int qtype, unsigned char *r,
 /* Builds the reply to query q into r; returns its length or -1. */
 static int
 dnsd_reply(const struct dnsd_name *table, const unsigned char *q, int n,
-	   unsigned char *r)
+           unsigned char *r)
 {
 	const struct dnsd_name *e;
 	char name[256];
@@ -118,7 +117,7 @@ dnsd_reply(const struct dnsd_name *table, const unsigned char *q, int n,
 	e = dnsd_find(table, name);
 	if (e)
 		count = dnsd_records(e, (q[end - 4] << 8) | q[end - 3], r,
-				     &len);
+		                     &len);
 	/* QR, opcode and RD echoed, AA; RA; NOERROR or NXDOMAIN. */
 	r[2] = (unsigned char)(0x80 | (q[2] & 0x79) | 0x04);
 	r[3] = (unsigned char)(0x80 | (e ? 0 : 3));
@@ -140,7 +139,7 @@ dnsd_serve(int fd, const struct dnsd_name *table, struct dnsd_shared *sh)
 	for (;;) {
 		fromlen = sizeof(from);
 		n = recvfrom(fd, q, sizeof(q), 0, (struct sockaddr *)&from,
-			     &fromlen);
+		             &fromlen);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
@@ -151,14 +150,14 @@ dnsd_serve(int fd, const struct dnsd_name *table, struct dnsd_shared *sh)
 		len = dnsd_reply(table, q, (int)n, r);
 		if (len > 0)
 			(void)sendto(fd, r, (size_t)len, 0,
-				     (struct sockaddr *)&from, fromlen);
+			             (struct sockaddr *)&from, fromlen);
 	}
 }
 
 static int
 dnsd_bind(uint16_t *port)
 {
-	struct sockaddr_in sin = { .sin_family = AF_INET };
+	struct sockaddr_in sin = {.sin_family = AF_INET};
 	socklen_t len = sizeof(sin);
 	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 
@@ -184,7 +183,7 @@ dnsd_start(const struct dnsd_name *table)
 	if (!d || (fd = dnsd_bind(&d->port)) < 0)
 		goto fail;
 	d->shared = mmap(NULL, sizeof(*d->shared), PROT_READ | PROT_WRITE,
-			 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	                 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (d->shared == MAP_FAILED || (d->pid = fork()) < 0) {
 		close(fd);
 		goto fail;

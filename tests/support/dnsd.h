@@ -2,8 +2,9 @@
  * A tiny authoritative DNS server for tests: UDP on 127.0.0.1, an ephemeral
  * port, A and AAAA answers from a table the test gives, NXDOMAIN for any
  * other name.  It runs in a forked child, killed when the thread that
- * started it exits, so it serves while the test's own loop blocks; a shared counter tells how many
- * queries it received and a switch makes it drop them (for timeouts).
+ * started it exits, so it serves while the test's own loop blocks; a shared
+ *counter tells how many queries it received and a switch makes it drop them
+ *(for timeouts).
  *
  *	static const struct dnsd_name names[] = {
  *		{ "www.example.test", { "192.0.2.1", "2001:db8::1" }, 60 },
@@ -22,9 +23,9 @@
 #define DNSD_MAX_ADDRS 8
 
 struct dnsd_name {
-	const char *name;			   /* matched case-blind */
+	const char *name;                      /* matched case-blind */
 	const char *addrs[DNSD_MAX_ADDRS + 1]; /* IPv4/IPv6 text; NULL ends */
-	uint32_t ttl;				   /* seconds */
+	uint32_t ttl;                          /* seconds */
 };
 
 struct dnsd_shared;

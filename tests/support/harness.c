@@ -102,7 +102,7 @@ harness_tmpdir(void)
 	if (tmpdir[0] != '\0')
 		return tmpdir;
 	snprintf(tmpdir, sizeof(tmpdir), "%s/proxyd-test.XXXXXX",
-		 base != NULL && base[0] != '\0' ? base : "/tmp");
+	         base != NULL && base[0] != '\0' ? base : "/tmp");
 	if (mkdtemp(tmpdir) == NULL) {
 		perror("harness: mkdtemp");
 		tmpdir[0] = '\0';
@@ -141,7 +141,7 @@ write_all(int fd, const void *data, size_t len)
 
 int
 harness_write_file(const char *name, const void *data, size_t len, char *out,
-		   size_t outlen)
+                   size_t outlen)
 {
 	int fd, rc;
 
@@ -156,7 +156,7 @@ harness_write_file(const char *name, const void *data, size_t len, char *out,
 
 int
 harness_write_pattern_file(const char *name, uint64_t len, char *out,
-			   size_t outlen)
+                           size_t outlen)
 {
 	static char block[1 << 20];
 	uint64_t off;
@@ -170,7 +170,7 @@ harness_write_pattern_file(const char *name, uint64_t len, char *out,
 		return -1;
 	for (off = 0; off < len && rc == 0; off += n) {
 		n = len - off < sizeof(block) ? (size_t)(len - off)
-					      : sizeof(block);
+		                              : sizeof(block);
 		harness_pattern_fill(block, n, off);
 		rc = write_all(fd, block, n);
 	}
@@ -195,8 +195,7 @@ read_tail(const char *path, char *buf, size_t cap, size_t *len)
 		lseek(fd, size - (off_t)(cap - 1 - *len), SEEK_SET);
 	else
 		lseek(fd, 0, SEEK_SET);
-	while (*len + 1 < cap &&
-	       (n = read(fd, buf + *len, cap - 1 - *len)) > 0)
+	while (*len + 1 < cap && (n = read(fd, buf + *len, cap - 1 - *len)) > 0)
 		*len += (size_t)n;
 	buf[*len] = '\0';
 	close(fd);
@@ -408,7 +407,7 @@ harness_children(pid_t pid, pid_t *pids, int max)
 		if (e->d_name[0] == '.')
 			continue;
 		snprintf(path, sizeof(path), "/proc/%d/task/%.16s/children",
-			 (int)pid, e->d_name);
+		         (int)pid, e->d_name);
 		k = add_children(path, pids, n, max);
 		n = k < 0 ? -1 : k;
 	}
@@ -512,8 +511,8 @@ run_pump(struct run_io *io, struct pollfd *pfd, int timeout_ms)
 			continue;
 		if (i == 0) {
 			n = r->stdin_pattern - io->fed < sizeof(buf)
-				    ? (size_t)(r->stdin_pattern - io->fed)
-				    : sizeof(buf);
+			            ? (size_t)(r->stdin_pattern - io->fed)
+			            : sizeof(buf);
 			harness_pattern_fill(buf, n, io->fed);
 			k = write(pfd[0].fd, buf, n);
 			if (k > 0)
@@ -738,11 +737,11 @@ harness_origin_stop(struct harness_origin *o)
 static int
 proxy_paths(struct harness_proxy *p)
 {
-	static const char *const suffix[] = {
-		".ini", "-error.log", "-stderr.log", "-access.log", ".pid",
-		".shm"};
-	char *dst[] = {p->conf,	      p->error_log, p->stderr_log,
-		       p->access_log, p->pid_file,  p->shm_file};
+	static const char *const suffix[] = {".ini",        "-error.log",
+	                                     "-stderr.log", "-access.log",
+	                                     ".pid",        ".shm"};
+	char *dst[] = {p->conf,       p->error_log, p->stderr_log,
+	               p->access_log, p->pid_file,  p->shm_file};
 	char name[64];
 	unsigned i;
 
@@ -756,35 +755,35 @@ proxy_paths(struct harness_proxy *p)
 
 int
 harness_proxy_write_config(struct harness_proxy *p,
-			   const struct harness_config *cfg)
+                           const struct harness_config *cfg)
 {
 	char text[8192];
 	int n;
 
 	if (cfg->raw != NULL)
 		return harness_write_file(strrchr(p->conf, '/') + 1, cfg->raw,
-					  strlen(cfg->raw), p->conf, PATH_MAX);
+		                          strlen(cfg->raw), p->conf, PATH_MAX);
 	n = snprintf(text, sizeof(text),
-		     "# written by tests/support/harness.c\n"
-		     "[proxyd]\nworkers = %u\npid_file = %s\nshm_file = %s\n"
-		     "error_log = %s\naccess_log = %s\nlog_level = %s\n%s\n"
-		     "[listen main]\naddress = 127.0.0.1:%d\nmode = forward\n"
-		     "%s\n%s%s",
-		     p->workers, p->pid_file, p->shm_file, p->error_log,
-		     p->access_log, cfg->log_level ? cfg->log_level : "info",
-		     cfg->proxyd_extra ? cfg->proxyd_extra : "", p->port,
-		     cfg->listen_extra ? cfg->listen_extra : "",
-		     cfg->timeouts ? "[timeouts]\n" : "",
-		     cfg->timeouts ? cfg->timeouts : "");
+	             "# written by tests/support/harness.c\n"
+	             "[proxyd]\nworkers = %u\npid_file = %s\nshm_file = %s\n"
+	             "error_log = %s\naccess_log = %s\nlog_level = %s\n%s\n"
+	             "[listen main]\naddress = 127.0.0.1:%d\nmode = forward\n"
+	             "%s\n%s%s",
+	             p->workers, p->pid_file, p->shm_file, p->error_log,
+	             p->access_log, cfg->log_level ? cfg->log_level : "info",
+	             cfg->proxyd_extra ? cfg->proxyd_extra : "", p->port,
+	             cfg->listen_extra ? cfg->listen_extra : "",
+	             cfg->timeouts ? "[timeouts]\n" : "",
+	             cfg->timeouts ? cfg->timeouts : "");
 	if (n < 0 || (size_t)n >= sizeof(text))
 		return -1;
 	return harness_write_file(strrchr(p->conf, '/') + 1, text, (size_t)n,
-				  p->conf, PATH_MAX);
+	                          p->conf, PATH_MAX);
 }
 
 int
 harness_proxy_init(struct harness_proxy *p, const char *name,
-		   const struct harness_config *cfg)
+                   const struct harness_config *cfg)
 {
 	memset(p, 0, sizeof(*p));
 	snprintf(p->name, sizeof(p->name), "%s", name);
@@ -823,11 +822,15 @@ static int
 proxy_wait_up(struct harness_proxy *p, int64_t deadline)
 {
 	pid_t pids[HARNESS_MAX_PIDS];
-	int fd, up = 0;
+	int fd, up = 0, status;
 
 	while (harness_now_ms() < deadline) {
-		if (waitpid(p->pid, NULL, WNOHANG) == p->pid) {
-			fprintf(stderr, "harness: proxyd exited at start-up\n");
+		if (waitpid(p->pid, &status, WNOHANG) == p->pid) {
+			fprintf(stderr,
+				"harness: proxyd exited at start-up "
+				"(status 0x%x)\n",
+				status);
+			proxy_unregister(p->pid);
 			p->pid = 0;
 			return -1;
 		}
@@ -836,12 +839,12 @@ proxy_wait_up(struct harness_proxy *p, int64_t deadline)
 			up = 1;
 		}
 		if (up && harness_children(p->pid, pids, HARNESS_MAX_PIDS) >=
-				  (int)p->workers)
+		                  (int)p->workers)
 			return 0;
 		harness_sleep_ms(20);
 	}
-	fprintf(stderr, "harness: proxyd not up within %d ms (%s)\n",
-		START_MS, up ? "no workers" : "port closed");
+	fprintf(stderr, "harness: proxyd not up within %d ms (%s)\n", START_MS,
+	        up ? "no workers" : "port closed");
 	return -1;
 }
 
@@ -849,10 +852,10 @@ int
 harness_proxy_start(struct harness_proxy *p)
 {
 	const char *argv[] = {env_or("PROXYD_BIN", "build/proxyd"), "-f", "-c",
-			      p->conf, NULL};
+	                      p->conf, NULL};
 	int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	int log = open(p->stderr_log,
-		       O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	int log = open(p->stderr_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+	               0644);
 
 	if (null < 0 || log < 0)
 		return -1;
@@ -865,9 +868,10 @@ harness_proxy_start(struct harness_proxy *p)
 	if (proxy_wait_up(p, harness_now_ms() + START_MS) == 0)
 		return 0;
 	harness_proxy_dump_log(p);
-	if (p->pid > 0)
+	if (p->pid > 0) {
 		kill_reap(p->pid);
-	proxy_unregister(p->pid);
+		proxy_unregister(p->pid);
+	}
 	p->pid = 0;
 	return -1;
 }
@@ -905,9 +909,10 @@ harness_proxy_stop(struct harness_proxy *p, int sig, int timeout_ms)
 	kill(p->pid, sig);
 	status = harness_proxy_wait_exit(p, timeout_ms);
 	if (status == -1) {
-		fprintf(stderr, "harness: proxyd %d ignored signal %d for "
-				"%d ms; killed\n",
-			(int)p->pid, sig, timeout_ms);
+		fprintf(stderr,
+		        "harness: proxyd %d ignored signal %d for "
+		        "%d ms; killed\n",
+		        (int)p->pid, sig, timeout_ms);
 		kill_reap(p->pid);
 		proxy_unregister(p->pid);
 		p->pid = 0;
@@ -933,7 +938,7 @@ harness_proxy_dump_log(const struct harness_proxy *p)
 
 	harness_proxy_log(p, buf, sizeof(buf));
 	fprintf(stderr, "---- proxyd %s logs (%s, %s) ----\n%s---- end ----\n",
-		p->name, p->error_log, p->stderr_log, buf);
+	        p->name, p->error_log, p->stderr_log, buf);
 }
 
 int
@@ -955,7 +960,7 @@ pid_in(pid_t pid, const pid_t *set, int n)
 
 int
 harness_proxy_wait_workers(const struct harness_proxy *p, int n,
-			   const pid_t *old, int nold, int timeout_ms)
+                           const pid_t *old, int nold, int timeout_ms)
 {
 	int64_t deadline = harness_now_ms() + timeout_ms;
 	pid_t pids[HARNESS_MAX_PIDS];
@@ -980,7 +985,7 @@ harness_on_failure(const char *expr, const char *file, int line)
 	int i;
 
 	fprintf(stderr, "%s:%d: HCHECK(%s) failed; files kept in %s\n", file,
-		line, expr, tmpdir[0] ? tmpdir : "(none)");
+	        line, expr, tmpdir[0] ? tmpdir : "(none)");
 	for (i = 0; i < MAX_PROXIES; i++)
 		if (proxies[i].pid > 0) {
 			harness_proxy_dump_log(&proxies[i]);
@@ -1086,9 +1091,8 @@ conn_fill(struct harness_conn *c, int64_t deadline)
 	}
 }
 
-static void
-resp_error(struct harness_resp *r, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+static void resp_error(struct harness_resp *r, const char *fmt, ...)
+        __attribute__((format(printf, 2, 3)));
 
 static void
 resp_error(struct harness_resp *r, const char *fmt, ...)
@@ -1135,8 +1139,8 @@ read_head(struct harness_conn *c, struct harness_resp *r, int64_t deadline)
 		k = conn_fill(c, deadline);
 		if (k <= 0) {
 			resp_error(r, "%s after %zu bytes of head",
-				   k == 0 ? "closed" : "timed out",
-				   c->len - c->pos);
+			           k == 0 ? "closed" : "timed out",
+			           c->len - c->pos);
 			return -1;
 		}
 	}
@@ -1159,14 +1163,14 @@ read_head(struct harness_conn *c, struct harness_resp *r, int64_t deadline)
 /* Exactly n bytes of body (n may be huge: not all kept). */
 static int
 read_len(struct harness_conn *c, struct harness_resp *r, uint64_t n,
-	 int64_t deadline)
+         int64_t deadline)
 {
 	size_t k;
 
 	while (n > 0) {
 		if (c->pos == c->len && conn_fill(c, deadline) <= 0) {
 			resp_error(r, "body ended %llu bytes short",
-				   (unsigned long long)n);
+			           (unsigned long long)n);
 			return -1;
 		}
 		k = c->len - c->pos < n ? c->len - c->pos : (size_t)n;
@@ -1195,8 +1199,7 @@ read_line(struct harness_conn *c, int64_t deadline)
 }
 
 static int
-read_chunked(struct harness_conn *c, struct harness_resp *r,
-	     int64_t deadline)
+read_chunked(struct harness_conn *c, struct harness_resp *r, int64_t deadline)
 {
 	unsigned long long size;
 	char *line, *end;
@@ -1231,8 +1234,7 @@ read_chunked(struct harness_conn *c, struct harness_resp *r,
 }
 
 static int
-read_to_close(struct harness_conn *c, struct harness_resp *r,
-	      int64_t deadline)
+read_to_close(struct harness_conn *c, struct harness_resp *r, int64_t deadline)
 {
 	ssize_t k;
 
@@ -1251,7 +1253,7 @@ read_to_close(struct harness_conn *c, struct harness_resp *r,
 
 int
 harness_conn_response(struct harness_conn *c, struct harness_resp *r,
-		      int is_head, int timeout_ms)
+                      int is_head, int timeout_ms)
 {
 	int64_t deadline = harness_now_ms() + timeout_ms;
 	char v[256];
@@ -1301,7 +1303,7 @@ harness_conn_closed(struct harness_conn *c, int timeout_ms)
 
 ssize_t
 harness_conn_read_all(struct harness_conn *c, char *out, size_t cap,
-		      int timeout_ms)
+                      int timeout_ms)
 {
 	int64_t deadline = harness_now_ms() + timeout_ms;
 	size_t n = 0, k;
@@ -1345,8 +1347,7 @@ next_field(const char *p, const char *name, const char **value)
 }
 
 const char *
-harness_head_value(const char *head, const char *name, char *out,
-		   size_t outlen)
+harness_head_value(const char *head, const char *name, char *out, size_t outlen)
 {
 	const char *v, *end;
 	size_t n;
@@ -1391,7 +1392,7 @@ harness_main(struct Suite *s)
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	signal(SIGPIPE, SIG_IGN);
 	srunner_set_fork_status(sr, CK_FORK);
-	srunner_run_all(sr, CK_NORMAL);
+	srunner_run_all(sr, CK_ENV);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
 	n = harness_children(getpid(), left, HARNESS_MAX_PIDS);

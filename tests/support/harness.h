@@ -93,12 +93,12 @@ int harness_pattern_check(const char *buf, size_t len, uint64_t off);
  * stops the children: called on the failure path of HCHECK. */
 void harness_on_failure(const char *expr, const char *file, int line);
 
-#define HCHECK(cond, ...)                                                      \
-	do {                                                                   \
-		if (!(cond)) {                                                 \
-			harness_on_failure(#cond, __FILE__, __LINE__);         \
-			ck_abort_msg(__VA_ARGS__);                             \
-		}                                                              \
+#define HCHECK(cond, ...)                                              \
+	do {                                                           \
+		if (!(cond)) {                                         \
+			harness_on_failure(#cond, __FILE__, __LINE__); \
+			ck_abort_msg(__VA_ARGS__);                     \
+		}                                                      \
 	} while (0)
 
 /* Checked teardown: stops every child, removes the temp folder. */
@@ -109,10 +109,10 @@ const char *harness_tmpdir(void);
 /* Writes data into the temp folder; returns the path (static buffer of the
  * caller's choosing: out, outlen). 0 or -1. */
 int harness_write_file(const char *name, const void *data, size_t len,
-		       char *out, size_t outlen);
+                       char *out, size_t outlen);
 /* A file of len pattern bytes (for uploads). 0 or -1. */
 int harness_write_pattern_file(const char *name, uint64_t len, char *out,
-			       size_t outlen);
+                               size_t outlen);
 
 /* A port on 127.0.0.1 that was free a moment ago; -1 on error. */
 int harness_free_port(void);
@@ -138,36 +138,36 @@ void harness_origin_stop(struct harness_origin *o);
 
 /* What the suites vary in proxyd.ini; NULL/0 fields take the defaults. */
 struct harness_config {
-	int port;		  /* 0: pick a free one */
-	unsigned workers;	  /* 0: 2 */
-	const char *log_level;	  /* NULL: info */
+	int port;                 /* 0: pick a free one */
+	unsigned workers;         /* 0: 2 */
+	const char *log_level;    /* NULL: info */
 	const char *proxyd_extra; /* more "key = value\n" lines in [proxyd] */
 	const char *listen_extra; /* more lines in [listen main] */
-	const char *timeouts;	  /* lines in [timeouts] */
-	const char *raw;	  /* used verbatim instead of all the above */
+	const char *timeouts;     /* lines in [timeouts] */
+	const char *raw;          /* used verbatim instead of all the above */
 };
 
 struct harness_proxy {
 	pid_t pid;
 	int port;
 	unsigned workers;
-	char name[32];		/* file prefix inside the temp folder */
+	char name[32]; /* file prefix inside the temp folder */
 	char conf[PATH_MAX];
 	char error_log[PATH_MAX];
 	char stderr_log[PATH_MAX]; /* proxyd's own stdout/stderr */
 	char access_log[PATH_MAX];
 	char pid_file[PATH_MAX];
 	char shm_file[PATH_MAX];
-	char url[64];		/* http://127.0.0.1:PORT */
+	char url[64]; /* http://127.0.0.1:PORT */
 };
 
 /* Picks the port and writes the config (name: file prefix, e.g. "p").
  * 0 or -1. */
 int harness_proxy_init(struct harness_proxy *p, const char *name,
-		       const struct harness_config *cfg);
+                       const struct harness_config *cfg);
 /* Rewrites the config (same files, same port), e.g. before SIGHUP. */
 int harness_proxy_write_config(struct harness_proxy *p,
-			       const struct harness_config *cfg);
+                               const struct harness_config *cfg);
 /* Starts `$PROXYD_BIN -f -c conf` and waits (bounded) until the port
  * accepts and the workers exist. 0 or -1 (logs shown). */
 int harness_proxy_start(struct harness_proxy *p);
@@ -181,17 +181,15 @@ int harness_proxy_stop(struct harness_proxy *p, int sig, int timeout_ms);
 int harness_proxy_wait_exit(struct harness_proxy *p, int timeout_ms);
 /* The error log and the captured stderr, NUL-terminated (truncated to
  * the last cap-1 bytes). Returns the length. */
-size_t harness_proxy_log(const struct harness_proxy *p, char *buf,
-			 size_t cap);
+size_t harness_proxy_log(const struct harness_proxy *p, char *buf, size_t cap);
 void harness_proxy_dump_log(const struct harness_proxy *p);
 /* Fills pids with the worker processes (children of the master), sorted.
  * Returns how many, or -1. */
-int harness_proxy_workers(const struct harness_proxy *p, pid_t *pids,
-			  int max);
+int harness_proxy_workers(const struct harness_proxy *p, pid_t *pids, int max);
 /* Waits until exactly n workers are alive and none is in pids_old (pass
  * NULL/0 to only count). 0 or -1 on timeout. */
 int harness_proxy_wait_workers(const struct harness_proxy *p, int n,
-			       const pid_t *old, int nold, int timeout_ms);
+                               const pid_t *old, int nold, int timeout_ms);
 
 /* ---- processes ----------------------------------------------------- */
 
@@ -206,18 +204,18 @@ int harness_pid_alive(pid_t pid);
 struct harness_run {
 	/* in */
 	const char *const *argv;
-	int timeout_ms;		/* 0: 60 s; killed with SIGKILL after */
-	size_t out_cap;		/* 0: 1 MiB kept; the rest is counted */
-	int check_pattern;	/* compare stdout with the pattern */
+	int timeout_ms;         /* 0: 60 s; killed with SIGKILL after */
+	size_t out_cap;         /* 0: 1 MiB kept; the rest is counted */
+	int check_pattern;      /* compare stdout with the pattern */
 	uint64_t stdin_pattern; /* feed this many pattern bytes on stdin */
 	/* out */
-	int code;		/* exit code; -1 if signalled or timed out */
+	int code; /* exit code; -1 if signalled or timed out */
 	int timed_out;
-	char *out;		/* malloc'd, NUL-terminated */
+	char *out; /* malloc'd, NUL-terminated */
 	size_t out_len;
 	uint64_t out_total;
-	int pattern_ok;		/* with check_pattern */
-	char err[8192];		/* stderr, NUL-terminated, truncated */
+	int pattern_ok; /* with check_pattern */
+	char err[8192]; /* stderr, NUL-terminated, truncated */
 };
 
 int harness_run(struct harness_run *r);
@@ -225,28 +223,28 @@ void harness_run_free(struct harness_run *r);
 
 /* curl -sS --max-time MAX [args...] NULL; r's inputs as for harness_run. */
 int harness_curl(struct harness_run *r, int max_time_s, ...)
-	__attribute__((sentinel));
+        __attribute__((sentinel));
 
 /* ---- raw-socket client --------------------------------------------- */
 
 struct harness_conn {
 	int fd;
-	size_t len;		/* bytes in buf */
-	size_t pos;		/* bytes of buf consumed */
+	size_t len; /* bytes in buf */
+	size_t pos; /* bytes of buf consumed */
 	char buf[262144];
 };
 
 struct harness_resp {
 	int status;
-	int minor;		/* HTTP/1.minor */
+	int minor;                   /* HTTP/1.minor */
 	char head[HARNESS_HEAD_MAX]; /* NUL-terminated, CRLFCRLF included */
 	size_t head_len;
-	char *body;		/* decoded (de-chunked), malloc'd, capped */
+	char *body; /* decoded (de-chunked), malloc'd, capped */
 	size_t body_len;
-	uint64_t body_total;	/* all body bytes, even past the cap */
+	uint64_t body_total; /* all body bytes, even past the cap */
 	int chunked;
 	int close_delimited;
-	char error[256];	/* why harness_conn_response() failed */
+	char error[256]; /* why harness_conn_response() failed */
 };
 
 /* 0 or -1; the connection is blocking with SOCK_CLOEXEC. */
@@ -254,11 +252,11 @@ int harness_conn_open(struct harness_conn *c, int port);
 void harness_conn_close(struct harness_conn *c);
 int harness_conn_send(struct harness_conn *c, const void *data, size_t len);
 int harness_conn_sendf(struct harness_conn *c, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+        __attribute__((format(printf, 2, 3)));
 /* Reads one response (is_head: it answers a HEAD), bounded by timeout_ms.
  * 1xx responses are returned on their own.  0, or -1 with r->error. */
 int harness_conn_response(struct harness_conn *c, struct harness_resp *r,
-			  int is_head, int timeout_ms);
+                          int is_head, int timeout_ms);
 void harness_resp_free(struct harness_resp *r);
 /* 1 when the peer closed (EOF or reset) with no more bytes, 0 when bytes
  * came instead, -1 when nothing happened within timeout_ms. */
@@ -266,12 +264,12 @@ int harness_conn_closed(struct harness_conn *c, int timeout_ms);
 /* Everything until the peer closes (or timeout); NUL-terminated.
  * Returns the byte count, or -1 on timeout. */
 ssize_t harness_conn_read_all(struct harness_conn *c, char *out, size_t cap,
-			      int timeout_ms);
+                              int timeout_ms);
 
 /* The value of the first field called name in a head (case-insensitive),
  * copied into out; NULL when absent. */
 const char *harness_head_value(const char *head, const char *name, char *out,
-			       size_t outlen);
+                               size_t outlen);
 /* How many fields called name the head has. */
 int harness_head_count(const char *head, const char *name);
 

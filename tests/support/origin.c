@@ -52,9 +52,9 @@
 #define ORIGIN_MAX_THREADS 256
 #define ORIGIN_HEAD_MAX 65536
 #define ORIGIN_IO 65536
-#define ORIGIN_IDLE_S 60	/* keep-alive and per-read timeout */
+#define ORIGIN_IDLE_S 60 /* keep-alive and per-read timeout */
 #define ORIGIN_MAX_SLOW_MS 120000
-#define ORIGIN_LINE_MAX 4096	/* chunk-size and trailer lines */
+#define ORIGIN_LINE_MAX 4096 /* chunk-size and trailer lines */
 
 enum origin_framing {
 	BODY_NONE = 0,
@@ -65,8 +65,8 @@ enum origin_framing {
 struct origin_conn {
 	int fd;
 	SSL *ssl;
-	size_t len;		/* bytes in in[] */
-	size_t pos;		/* consumed */
+	size_t len; /* bytes in in[] */
+	size_t pos; /* consumed */
 	char in[ORIGIN_HEAD_MAX];
 	char head[ORIGIN_HEAD_MAX + 1]; /* the current request head */
 	char out[ORIGIN_IO + 64];
@@ -74,17 +74,17 @@ struct origin_conn {
 
 struct origin_req {
 	char method[16];
-	const char *path;	/* inside conn->head, NUL-terminated */
+	const char *path; /* inside conn->head, NUL-terminated */
 	size_t head_len;
 	int minor;
 	int keep_alive;
 	int expect_continue;
 	int is_head;
 	enum origin_framing framing;
-	uint64_t length;	/* BODY_LENGTH: bytes left */
-	uint64_t chunk_left;	/* BODY_CHUNKED: bytes left in this chunk */
-	int chunk_done;		/* last chunk and trailers read */
-	int chunk_crlf;		/* a chunk's data ended; its CRLF is due */
+	uint64_t length;     /* BODY_LENGTH: bytes left */
+	uint64_t chunk_left; /* BODY_CHUNKED: bytes left in this chunk */
+	int chunk_done;      /* last chunk and trailers read */
+	int chunk_crlf;      /* a chunk's data ended; its CRLF is due */
 };
 
 static SSL_CTX *origin_tls;
@@ -139,8 +139,8 @@ conn_write(struct origin_conn *c, const void *buf, size_t len)
 
 	while (len > 0) {
 		if (c->ssl != NULL)
-			n = SSL_write(c->ssl, p, len > INT_MAX ? INT_MAX
-							       : (int)len);
+			n = SSL_write(c->ssl, p,
+			              len > INT_MAX ? INT_MAX : (int)len);
 		else
 			n = send(c->fd, p, len, MSG_NOSIGNAL);
 		if (n <= 0) {
@@ -154,9 +154,8 @@ conn_write(struct origin_conn *c, const void *buf, size_t len)
 	return 0;
 }
 
-static int
-conn_printf(struct origin_conn *c, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+static int conn_printf(struct origin_conn *c, const char *fmt, ...)
+        __attribute__((format(printf, 2, 3)));
 
 static int
 conn_printf(struct origin_conn *c, const char *fmt, ...)
@@ -463,8 +462,8 @@ chunk_next(struct origin_conn *c, struct origin_req *r)
 	     p++, digits++) {
 		if (digits == 15 || !isxdigit((unsigned char)*p))
 			return -1;
-		n = n * 16 + (uint64_t)(*p <= '9' ? *p - '0'
-						  : (*p | 0x20) - 'a' + 10);
+		n = n * 16 +
+		    (uint64_t)(*p <= '9' ? *p - '0' : (*p | 0x20) - 'a' + 10);
 	}
 	if (digits == 0)
 		return -1;
@@ -484,8 +483,8 @@ chunk_next(struct origin_conn *c, struct origin_req *r)
 static ssize_t
 body_read(struct origin_conn *c, struct origin_req *r, char *buf, size_t len)
 {
-	uint64_t *left = r->framing == BODY_LENGTH ? &r->length
-						   : &r->chunk_left;
+	uint64_t *left =
+	        r->framing == BODY_LENGTH ? &r->length : &r->chunk_left;
 	ssize_t n;
 
 	if (r->framing == BODY_NONE)
@@ -549,30 +548,30 @@ reason(int code)
 
 /* A response head; length < 0 means none (the caller frames the body). */
 static int
-send_head(struct origin_conn *c, struct origin_req *r, int code,
-	  int64_t length, const char *extra)
+send_head(struct origin_conn *c, struct origin_req *r, int code, int64_t length,
+          const char *extra)
 {
 	char len[48] = "";
 
 	if (length >= 0)
 		snprintf(len, sizeof(len), "Content-Length: %lld\r\n",
-			 (long long)length);
+		         (long long)length);
 	return conn_printf(c,
-			   "HTTP/1.1 %d %s\r\nServer: origin\r\n%s%s%s"
-			   "\r\n",
-			   code, reason(code), len, extra,
-			   r->keep_alive ? "" : "Connection: close\r\n");
+	                   "HTTP/1.1 %d %s\r\nServer: origin\r\n%s%s%s"
+	                   "\r\n",
+	                   code, reason(code), len, extra,
+	                   r->keep_alive ? "" : "Connection: close\r\n");
 }
 
 /* A whole small response. */
 static int
 send_simple(struct origin_conn *c, struct origin_req *r, int code,
-	    const char *body)
+            const char *body)
 {
 	size_t n = strlen(body);
 
-	if (send_head(c, r, code, (int64_t)n,
-		      "Content-Type: text/plain\r\n") < 0)
+	if (send_head(c, r, code, (int64_t)n, "Content-Type: text/plain\r\n") <
+	    0)
 		return -1;
 	return r->is_head ? 0 : conn_write(c, body, n);
 }
@@ -580,7 +579,7 @@ send_simple(struct origin_conn *c, struct origin_req *r, int code,
 /* N pattern bytes with Content-Length, or close-delimited. */
 static int
 send_pattern(struct origin_conn *c, struct origin_req *r, uint64_t n,
-	     int close_delimited)
+             int close_delimited)
 {
 	uint64_t off;
 	size_t k;
@@ -588,7 +587,7 @@ send_pattern(struct origin_conn *c, struct origin_req *r, uint64_t n,
 	if (close_delimited)
 		r->keep_alive = 0;
 	if (send_head(c, r, 200, close_delimited ? -1 : (int64_t)n,
-		      "Content-Type: application/octet-stream\r\n") < 0)
+	              "Content-Type: application/octet-stream\r\n") < 0)
 		return -1;
 	for (off = 0; !r->is_head && off < n; off += k) {
 		k = n - off < ORIGIN_IO ? (size_t)(n - off) : ORIGIN_IO;
@@ -609,8 +608,8 @@ send_chunked(struct origin_conn *c, struct origin_req *r, uint64_t n)
 	size_t k, h, i = 0;
 
 	if (send_head(c, r, 200, -1,
-		      "Content-Type: application/octet-stream\r\n"
-		      "Transfer-Encoding: chunked\r\n") < 0)
+	              "Content-Type: application/octet-stream\r\n"
+	              "Transfer-Encoding: chunked\r\n") < 0)
 		return -1;
 	if (r->is_head)
 		return 0;
@@ -647,10 +646,10 @@ do_echo(struct origin_conn *c, struct origin_req *r)
 
 	if (send_100(c, r) < 0 ||
 	    send_head(c, r, 200,
-		      chunked ? -1
-			      : (int64_t)(r->framing == BODY_LENGTH ? r->length
-								    : 0),
-		      chunked ? "Transfer-Encoding: chunked\r\n" : "") < 0)
+	              chunked ? -1
+	                      : (int64_t)(r->framing == BODY_LENGTH ? r->length
+	                                                            : 0),
+	              chunked ? "Transfer-Encoding: chunked\r\n" : "") < 0)
 		return -1;
 	while ((n = body_read(c, r, c->out + 32, ORIGIN_IO)) > 0) {
 		if (!chunked) {
@@ -693,9 +692,9 @@ do_sink(struct origin_conn *c, struct origin_req *r)
 	if (n < 0)
 		return -1;
 	snprintf(msg, sizeof(msg), "bytes=%llu sum=%016llx pattern=%s\n",
-		 (unsigned long long)total,
-		 (unsigned long long)harness_sum_value(&sum),
-		 is_pattern ? "yes" : "no");
+	         (unsigned long long)total,
+	         (unsigned long long)harness_sum_value(&sum),
+	         is_pattern ? "yes" : "no");
 	return send_simple(c, r, 200, msg);
 }
 
@@ -720,7 +719,7 @@ do_hang(struct origin_conn *c)
 	while (now_ms() < end) {
 		n = raw_read(c, buf, sizeof(buf));
 		if (n == 0 || (n < 0 && errno != EAGAIN &&
-			       errno != EWOULDBLOCK && errno != EINTR))
+		               errno != EWOULDBLOCK && errno != EINTR))
 			break;
 	}
 	return -1;
@@ -766,9 +765,9 @@ dispatch(struct origin_conn *c, struct origin_req *r)
 	if (strcmp(p, "/echo") == 0 || strcmp(p, "/sink") == 0) {
 		if (!is_upload(r))
 			return body_drain(c, r) < 0 ? -1
-						    : send_simple(c, r, 405,
-								  "POST or "
-								  "PUT\n");
+			                            : send_simple(c, r, 405,
+			                                          "POST or "
+			                                          "PUT\n");
 		return p[1] == 'e' ? do_echo(c, r) : do_sink(c, r);
 	}
 	/* every other endpoint ignores a request body */
@@ -783,8 +782,7 @@ dispatch(struct origin_conn *c, struct origin_req *r)
 	if (path_num(p, "/status/", &n) == 0)
 		return do_status(c, r, n);
 	if (path_num(p, "/slow/", &n) == 0) {
-		sleep_ms(n > ORIGIN_MAX_SLOW_MS ? ORIGIN_MAX_SLOW_MS
-							: (int)n);
+		sleep_ms(n > ORIGIN_MAX_SLOW_MS ? ORIGIN_MAX_SLOW_MS : (int)n);
 		return send_simple(c, r, 200, "slow\n");
 	}
 	if (strcmp(p, "/headers") == 0)
@@ -793,13 +791,13 @@ dispatch(struct origin_conn *c, struct origin_req *r)
 		return do_hang(c);
 	if (strcmp(p, "/malformed") == 0)
 		return do_broken(c, r,
-				 "HTTP/1.1 2x0 Broken\r\nContent-Length: 2\r\n"
-				 "\r\nok");
+		                 "HTTP/1.1 2x0 Broken\r\nContent-Length: 2\r\n"
+		                 "\r\nok");
 	if (strcmp(p, "/smuggle") == 0)
 		return do_broken(c, r,
-				 "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n"
-				 "Transfer-Encoding: chunked\r\n\r\n"
-				 "5\r\nhello\r\n0\r\n\r\n");
+		                 "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n"
+		                 "Transfer-Encoding: chunked\r\n\r\n"
+		                 "5\r\nhello\r\n0\r\n\r\n");
 	return send_simple(c, r, 404, "not found\n");
 }
 
@@ -867,13 +865,13 @@ make_cert(EVP_PKEY *key)
 	X509_set_pubkey(x, key);
 	name = X509_get_subject_name(x);
 	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-				   (const unsigned char *)"127.0.0.1", -1, -1,
-				   0);
+	                           (const unsigned char *)"127.0.0.1", -1, -1,
+	                           0);
 	X509_set_issuer_name(x, name);
 	X509V3_set_ctx_nodb(&v3);
 	X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
 	ext = X509V3_EXT_conf_nid(NULL, &v3, NID_subject_alt_name,
-				  "IP:127.0.0.1,DNS:localhost");
+	                          "IP:127.0.0.1,DNS:localhost");
 	if (ext == NULL || !X509_add_ext(x, ext, -1) ||
 	    !X509_sign(x, key, EVP_sha256())) {
 		X509_EXTENSION_free(ext);
@@ -893,7 +891,7 @@ make_tls(void)
 	SSL_CTX *ctx = cert != NULL ? SSL_CTX_new(TLS_server_method()) : NULL;
 
 	if (ctx != NULL && (SSL_CTX_use_certificate(ctx, cert) != 1 ||
-			    SSL_CTX_use_PrivateKey(ctx, key) != 1)) {
+	                    SSL_CTX_use_PrivateKey(ctx, key) != 1)) {
 		SSL_CTX_free(ctx);
 		ctx = NULL;
 	}
@@ -960,9 +958,8 @@ start_conn(int fd)
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (origin_tls != NULL &&
-	    ((c->ssl = SSL_new(origin_tls)) == NULL ||
-	     SSL_set_fd(c->ssl, fd) != 1))
+	if (origin_tls != NULL && ((c->ssl = SSL_new(origin_tls)) == NULL ||
+	                           SSL_set_fd(c->ssl, fd) != 1))
 		goto fail;
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, 256 * 1024);

@@ -1,0 +1,542 @@
+#!/usr/bin/env bash
+# bench/run.sh — wrk through proxyd and its peers (Tinyproxy, Squid, nginx,
+# HAProxy) as forward proxies, absolute-form requests, against a local nginx
+# origin; prints a table and writes bench/RESULTS.md.
+#
+#   usage: bench/run.sh [PROXYD] [TEST_ORIGIN]
+#     PROXYD       the proxyd binary (default build/proxyd)
+#     TEST_ORIGIN  accepted for `make bench` and not used: the origin is
+#                  Debian's nginx (faster than the test origin)
+#   environment:
+#     BENCH_SECONDS  measured seconds per run (10)    BENCH_CONNS    connections (50)
+#     BENCH_THREADS  wrk threads (2)                  BENCH_WORKERS  proxy workers (2)
+#     BENCH_WARMUP   warm-up seconds per run (2)      BENCH_PEERS    which proxies to run
+#     BENCH_RESULTS  output file (bench/RESULTS.md)   BENCH_KEEP=1   keep the temp folder
+#
+# Every process started here runs in its own session and is killed on exit.
+# Only 127.0.0.1 is used.
+set -euo pipefail
+
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+TOP=$(cd "$BENCH_DIR/.." && pwd)
+CONF_DIR=$BENCH_DIR/conf
+LUA=$BENCH_DIR/absolute.lua
+
+PROXYD=${1:-$TOP/build/proxyd}
+[[ $PROXYD == /* ]] || PROXYD=$PWD/$PROXYD
+DURATION=${BENCH_SECONDS:-10}
+CONNS=${BENCH_CONNS:-50}
+THREADS=${BENCH_THREADS:-2}
+WORKERS=${BENCH_WORKERS:-2}
+WARMUP=${BENCH_WARMUP:-2}
+PEERS=${BENCH_PEERS:-"proxyd proxyd-log tinyproxy squid nginx haproxy"}
+RESULTS=${BENCH_RESULTS:-$BENCH_DIR/RESULTS.md}
+SCENARIOS="1k 100k"
+
+for v in DURATION CONNS THREADS WORKERS WARMUP; do
+	[[ ${!v} =~ ^[0-9]+$ ]] || { echo "bench: $v must be a number" >&2; exit 2; }
+done
+((THREADS <= CONNS)) || { echo "bench: BENCH_THREADS > BENCH_CONNS" >&2; exit 2; }
+
+die() { echo "bench: $*" >&2; exit 1; }
+log() { echo "bench: $*" >&2; }
+
+for tool in wrk curl nginx awk ps; do
+	command -v "$tool" >/dev/null || die "$tool not found (make bench-deps)"
+done
+[[ -x $PROXYD ]] || die "$PROXYD is not executable (make)"
+PATH=$PATH:/usr/sbin:/sbin
+
+IS_ROOT=0
+[[ $(id -u) == 0 ]] && IS_ROOT=1
+
+TMP=$(mktemp -d /tmp/proxyd-bench.XXXXXX)
+chmod 755 "$TMP"	# workers that drop privileges must reach their folders
+
+# ---------------------------------------------------------------- processes
+declare -a STARTED=()		# session leaders we started
+
+kill_all() {
+	local pid i alive
+	for pid in "${STARTED[@]}"; do
+		kill -TERM -- "-$pid" 2>/dev/null || true
+	done
+	for i in $(seq 30); do
+		alive=0
+		for pid in "${STARTED[@]}"; do
+			kill -0 -- "-$pid" 2>/dev/null && alive=1
+		done
+		((alive)) || break
+		sleep 0.1
+	done
+	for pid in "${STARTED[@]}"; do
+		kill -KILL -- "-$pid" 2>/dev/null || true
+	done
+	STARTED=()
+}
+
+cleanup() {
+	local rc=$?
+	trap - EXIT INT TERM
+	kill_all
+	if [[ ${BENCH_KEEP:-0} == 1 ]]; then
+		log "temp folder kept: $TMP"
+	else
+		rm -rf "$TMP"
+	fi
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# start NAME LOG CMD...: run CMD in a new session, output to LOG; sets PID.
+start() {
+	local name=$1 out=$2
+	shift 2
+	setsid "$@" >"$out" 2>&1 </dev/null &
+	PID=$!
+	STARTED+=("$PID")
+	CMDLINE[$name]="$*"
+}
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+declare -A USED_PORT=()
+# free_port VAR: a loopback port nothing listens on, below the ephemeral range.
+free_port() {
+	local p i
+	for i in $(seq 500); do
+		p=$((20000 + RANDOM % 12000))
+		[[ -n ${USED_PORT[$p]:-} ]] && continue
+		if ! port_open "$p"; then
+			USED_PORT[$p]=1
+			printf -v "$1" '%s' "$p"
+			return 0
+		fi
+	done
+	die "no free port"
+}
+
+# wait_port PID PORT: until PORT accepts (10 s at most) while PID lives.
+wait_port() {
+	local pid=$1 port=$2 i
+	for i in $(seq 100); do
+		port_open "$port" && return 0
+		kill -0 "$pid" 2>/dev/null || return 1
+		sleep 0.1
+	done
+	return 1
+}
+
+# pids of ROOT and all its descendants
+tree_pids() {
+	ps -e -o pid=,ppid= | awk -v r="$1" '
+		{ pp[$1] = $2 }
+		END {
+			for (p in pp) {
+				q = p
+				for (n = 0; n < 64 && q != "" && q > 1; n++) {
+					if (q == r) { print p; break }
+					q = pp[q]
+				}
+			}
+		}'
+}
+
+# sum_status ROOT FIELD: sum of FIELD (kB) in /proc/PID/status over the tree
+sum_status() {
+	local total=0 pid v
+	for pid in $(tree_pids "$1"); do
+		v=$(awk -v f="$2:" '$1 == f { print $2 }' "/proc/$pid/status" 2>/dev/null || true)
+		total=$((total + ${v:-0}))
+	done
+	echo "$total"
+}
+
+fill() {	# fill TEMPLATE OUT KEY=VALUE...
+	local tpl=$1 out=$2 kv expr=()
+	shift 2
+	for kv in "$@"; do
+		expr+=(-e "s|@${kv%%=*}@|${kv#*=}|g")
+	done
+	sed "${expr[@]}" "$tpl" >"$out"
+}
+
+# ---------------------------------------------------------------- origin
+declare -A CMDLINE=() PORT=() ROOTPID=() NA=() NOTE=() LOGF=()
+
+ODIR=$TMP/origin
+mkdir -p "$ODIR/www" "$ODIR/tmp"
+head -c 1024 /dev/urandom >"$ODIR/www/1k.bin"
+head -c 102400 /dev/urandom >"$ODIR/www/100k.bin"
+chmod 755 "$ODIR" "$ODIR/www"
+chmod 644 "$ODIR"/www/*
+free_port OPORT
+NGX_USER=""
+((IS_ROOT)) && NGX_USER="user nobody nogroup;"
+fill "$CONF_DIR/origin-nginx.conf" "$ODIR/nginx.conf" \
+	DIR="$ODIR" PORT="$OPORT" WORKERS="$WORKERS" USER="$NGX_USER"
+start origin "$ODIR/stderr.log" nginx -p "$ODIR" -e "$ODIR/error.log" -c "$ODIR/nginx.conf"
+OPID=$PID
+wait_port "$OPID" "$OPORT" || { cat "$ODIR/stderr.log" "$ODIR/error.log" >&2 || true; die "origin nginx did not start"; }
+ORIGIN=127.0.0.1:$OPORT
+declare -A SIZE=([1k]=1024 [100k]=102400)
+for s in $SCENARIOS; do
+	got=$(curl -s -o /dev/null --max-time 5 -w '%{http_code} %{size_download}' "http://$ORIGIN/$s.bin" || true)
+	[[ $got == "200 ${SIZE[$s]}" ]] || die "origin: /$s.bin answered '$got'"
+done
+log "origin: nginx on $ORIGIN (pid $OPID)"
+
+# ---------------------------------------------------------------- proxies
+# Each setup_* writes a config, starts the proxy and sets ROOTPID/PORT/NOTE;
+# on failure it sets NA[name] to the reason.
+
+setup_proxyd() {	# setup_proxyd NAME ACCESS_LOG(off|on)
+	local name=$1 d=$TMP/$1 port al=off
+	mkdir -p "$d"
+	chmod 777 "$d"
+	free_port port
+	[[ $2 == on ]] && al=$d/access.log
+	fill "$CONF_DIR/proxyd.ini" "$d/proxyd.ini" \
+		DIR="$d" PORT="$port" WORKERS="$WORKERS" ACCESS_LOG="$al"
+	if ! "$PROXYD" -t -c "$d/proxyd.ini" >"$d/test.log" 2>&1; then
+		NA[$name]="proxyd -t rejected the config: $(head -c 300 "$d/test.log" | tr '\n' ' ')"
+		return
+	fi
+	start "$name" "$d/stderr.log" "$PROXYD" -f -c "$d/proxyd.ini"
+	ROOTPID[$name]=$PID PORT[$name]=$port LOGF[$name]=$d/stderr.log
+	if [[ $2 == on ]]; then
+		NOTE[$name]="$WORKERS workers, access log on (file)"
+	else
+		NOTE[$name]="$WORKERS workers, access_log = off"
+	fi
+}
+
+setup_tinyproxy() {
+	local name=tinyproxy d=$TMP/tinyproxy port u=""
+	command -v tinyproxy >/dev/null || { NA[$name]="tinyproxy not installed"; return; }
+	mkdir -p "$d"
+	free_port port
+	if ((IS_ROOT)); then
+		u=$'User nobody\nGroup nogroup'
+		chown nobody:nogroup "$d"
+	fi
+	fill "$CONF_DIR/tinyproxy.conf" "$d/tinyproxy.conf" DIR="$d" PORT="$port"
+	# multi-line USER: substitute with awk
+	awk -v u="$u" '$0 == "@USER@" { if (u != "") print u; next } { print }' \
+		"$d/tinyproxy.conf" >"$d/t" && mv "$d/t" "$d/tinyproxy.conf"
+	start "$name" "$d/stderr.log" tinyproxy -d -c "$d/tinyproxy.conf"
+	ROOTPID[$name]=$PID PORT[$name]=$port LOGF[$name]=$d/tinyproxy.log
+	NOTE[$name]="1 process (threads per client), no upstream keep-alive"
+}
+
+setup_squid() {
+	local name=squid d=$TMP/squid port u=""
+	command -v squid >/dev/null || { NA[$name]="squid not installed"; return; }
+	mkdir -p "$d"
+	free_port port
+	if ((IS_ROOT)); then
+		u="cache_effective_user proxy"
+		chown proxy:proxy "$d"
+	fi
+	fill "$CONF_DIR/squid.conf" "$d/squid.conf" DIR="$d" PORT="$port" USER="$u"
+	if ! squid -k parse -f "$d/squid.conf" >"$d/parse.log" 2>&1; then
+		NA[$name]="squid -k parse failed: $(grep -m1 -i 'fatal\|error' "$d/parse.log" || true)"
+		return
+	fi
+	start "$name" "$d/stderr.log" squid -N -f "$d/squid.conf"
+	ROOTPID[$name]=$PID PORT[$name]=$port LOGF[$name]=$d/cache.log
+	NOTE[$name]="1 process (-N), cache deny all, access_log none"
+}
+
+setup_nginx() {
+	local name=nginx d=$TMP/nginx port
+	mkdir -p "$d/tmp"
+	free_port port
+	fill "$CONF_DIR/nginx-forward.conf" "$d/nginx.conf" \
+		DIR="$d" PORT="$port" WORKERS="$WORKERS" USER="$NGX_USER"
+	start "$name" "$d/stderr.log" nginx -p "$d" -e "$d/error.log" -c "$d/nginx.conf"
+	ROOTPID[$name]=$PID PORT[$name]=$port LOGF[$name]=$d/error.log
+	NOTE[$name]="$WORKERS workers, proxy_pass http://\$http_host\$request_uri, no upstream keep-alive"
+}
+
+setup_haproxy() {
+	local name=haproxy d=$TMP/haproxy port
+	command -v haproxy >/dev/null || { NA[$name]="haproxy not installed"; return; }
+	mkdir -p "$d"
+	free_port port
+	fill "$CONF_DIR/haproxy.cfg" "$d/haproxy.cfg" DIR="$d" PORT="$port" THREADS="$WORKERS"
+	if ! haproxy -c -q -f "$d/haproxy.cfg" >"$d/check.log" 2>&1; then
+		NA[$name]="haproxy -c failed: $(head -c 300 "$d/check.log" | tr '\n' ' ')"
+		return
+	fi
+	start "$name" "$d/stderr.log" haproxy -db -f "$d/haproxy.cfg"
+	ROOTPID[$name]=$PID PORT[$name]=$port LOGF[$name]=$d/stderr.log
+	NOTE[$name]="nbthread $WORKERS, set-dst url_ip + set-dst-port url_port"
+}
+
+for p in $PEERS; do
+	case $p in
+	proxyd) setup_proxyd proxyd off ;;
+	proxyd-log) setup_proxyd proxyd-log on ;;
+	tinyproxy | squid | nginx | haproxy) "setup_$p" ;;
+	*) die "unknown peer '$p' in BENCH_PEERS" ;;
+	esac
+done
+
+# Wait for each proxy, then one request per file through it: 200 and the
+# exact size, or the peer is n/a.
+for p in $PEERS; do
+	[[ -n ${NA[$p]:-} ]] && continue
+	if ! wait_port "${ROOTPID[$p]}" "${PORT[$p]}"; then
+		NA[$p]="did not listen within 10 s: $(tail -c 300 "${LOGF[$p]}" 2>/dev/null | tr '\n' ' ')"
+		continue
+	fi
+	for s in $SCENARIOS; do
+		got=""
+		for i in $(seq 20); do	# squid may listen before it serves
+			got=$(curl -s -o /dev/null --max-time 5 -w '%{http_code} %{size_download}' \
+				-x "http://127.0.0.1:${PORT[$p]}" "http://$ORIGIN/$s.bin" || true)
+			[[ $got == "200 ${SIZE[$s]}" ]] && break
+			sleep 0.25
+		done
+		if [[ $got != "200 ${SIZE[$s]}" ]]; then
+			NA[$p]="curl -x through it for /$s.bin gave '$got' (want 200 ${SIZE[$s]})"
+			break
+		fi
+	done
+	if [[ -z ${NA[$p]:-} ]]; then
+		log "$p: 127.0.0.1:${PORT[$p]} ok (pid ${ROOTPID[$p]})"
+	else
+		log "$p: n/a: ${NA[$p]}"
+	fi
+done
+
+# ---------------------------------------------------------------- runs
+declare -A RPS=() P99=() ERR=() RSS=() HWM=() REQS=() WRKOUT=()
+
+# p99 from wrk ("850.00us", "3.21ms", "1.02s", "2.00m") in ms
+to_ms() {
+	awk -v v="$1" 'BEGIN {
+		n = v + 0; u = v; sub(/^[0-9.]+/, "", u)
+		if (u == "us") n /= 1000; else if (u == "s") n *= 1000
+		else if (u == "m") n *= 60000
+		printf "%.2f", n }'
+}
+
+# run_wrk NAME SCENARIO URL TARGET
+run_wrk() {
+	local name=$1 s=$2 url=$3 target=$4 out=$TMP/wrk-$1-$2.txt
+	local cmd=(wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency -s "$LUA" "$url")
+	if ((WARMUP > 0)); then
+		BENCH_TARGET=$target BENCH_HOST=$ORIGIN timeout $((WARMUP + 20)) \
+			wrk -t"$THREADS" -c"$CONNS" -d"${WARMUP}s" -s "$LUA" "$url" >/dev/null 2>&1 || true
+	fi
+	if ! BENCH_TARGET=$target BENCH_HOST=$ORIGIN timeout $((DURATION + 30)) "${cmd[@]}" >"$out" 2>&1; then
+		echo "(wrk failed or timed out)" >>"$out"
+	fi
+	WRKOUT[$name:$s]=$out
+	WRK_CMD="BENCH_TARGET=http://$ORIGIN/$s.bin BENCH_HOST=$ORIGIN ${cmd[*]}"
+	RPS[$name:$s]=$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' "$out")
+	REQS[$name:$s]=$(awk '/requests in/ { print $1 }' "$out")
+	P99[$name:$s]=$(to_ms "$(awk '$1 == "99%" { print $2 }' "$out")")
+	ERR[$name:$s]=$(awk '
+		/Socket errors:/ { gsub(/,/, ""); e += $4 + $6 + $8 + $10 }
+		/Non-2xx or 3xx responses:/ { e += $NF }
+		END { print e + 0 }' "$out")
+	[[ -n ${RPS[$name:$s]} ]] || { RPS[$name:$s]=0; ERR[$name:$s]="wrk failed"; }
+}
+
+T0=$(date +%s)
+for s in $SCENARIOS; do
+	log "scenario $s: direct"
+	run_wrk direct "$s" "http://$ORIGIN/" "/$s.bin"
+	RSS[direct:$s]=$(sum_status "$OPID" VmRSS)
+	HWM[direct:$s]=$(sum_status "$OPID" VmHWM)
+	for p in $PEERS; do
+		[[ -n ${NA[$p]:-} ]] && continue
+		if ! kill -0 "${ROOTPID[$p]}" 2>/dev/null; then
+			NA[$p]="exited during the benchmark (see its log)"
+			continue
+		fi
+		log "scenario $s: $p"
+		run_wrk "$p" "$s" "http://127.0.0.1:${PORT[$p]}/" "http://$ORIGIN/$s.bin"
+		RSS[$p:$s]=$(sum_status "${ROOTPID[$p]}" VmRSS)
+		HWM[$p:$s]=$(sum_status "${ROOTPID[$p]}" VmHWM)
+		kill -0 "${ROOTPID[$p]}" 2>/dev/null || NA[$p]="exited during the $s run"
+	done
+done
+ELAPSED=$(($(date +%s) - T0))
+
+# A proxy log that says more than the start-up banner is worth seeing.
+declare -A LOGTAIL=()
+for p in $PEERS; do
+	f=${LOGF[$p]:-}
+	[[ -n $f && -s $f ]] || continue
+	LOGTAIL[$p]=$(tail -n 15 "$f")
+done
+
+# ---------------------------------------------------------------- report
+ratio() {	# ratio A B -> "0.31x"
+	awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "-" }'
+}
+mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
+
+label() {
+	case $1 in
+	direct) echo "direct (no proxy)" ;;
+	proxyd) echo "proxyd" ;;
+	proxyd-log) echo "proxyd + access log" ;;
+	*) echo "$1" ;;
+	esac
+}
+
+table() {	# table SCENARIO -> markdown
+	local s=$1 base=${RPS[proxyd:$s]:-0} p
+	echo "| proxy | req/s | vs proxyd | p99 ms | errors | RSS MiB | peak RSS MiB | setup |"
+	echo "|---|---:|---:|---:|---:|---:|---:|---|"
+	for p in direct $PEERS; do
+		if [[ -z ${RPS[$p:$s]:-} ]]; then
+			echo "| $(label "$p") | n/a | | | | | | ${NA[$p]:-not run} |"
+			continue
+		fi
+		local note=${NOTE[$p]:-"origin nginx, $WORKERS workers (RSS = the origin)"}
+		[[ -n ${NA[$p]:-} ]] && note="$note; ${NA[$p]}"
+		echo "| $(label "$p") | ${RPS[$p:$s]} | $(ratio "${RPS[$p:$s]}" "$base") |" \
+			"${P99[$p:$s]} | ${ERR[$p:$s]} | $(mib "${RSS[$p:$s]}") | $(mib "${HWM[$p:$s]}") | $note |"
+	done
+}
+
+join() {	# join ITEMS... -> "a, b, c"
+	local out="" x
+	for x in "$@"; do out+="${out:+, }$x"; done
+	echo "$out"
+}
+
+# one sentence per scenario: where proxyd stands
+standing() {
+	local s=$1 p ahead=() behind=() base=${RPS[proxyd:$s]:-}
+	[[ -n $base ]] || { echo "proxyd did not run in the $s scenario (${NA[proxyd]:-})."; return; }
+	for p in $PEERS; do
+		[[ $p == proxyd || -z ${RPS[$p:$s]:-} ]] && continue
+		local r=${RPS[$p:$s]}
+		if ((r > base)); then
+			behind+=("$(label "$p") $(ratio "$r" "$base")")
+		else
+			ahead+=("$(label "$p") $(ratio "$r" "$base")")
+		fi
+	done
+	local a b
+	a=$(join "${ahead[@]}")
+	b=$(join "${behind[@]}")
+	printf '%s: proxyd %s req/s (p99 %s ms, %s errors, %s MiB RSS), %s of the direct rate; ' \
+		"$s" "$base" "${P99[proxyd:$s]}" "${ERR[proxyd:$s]}" "$(mib "${RSS[proxyd:$s]}")" \
+		"$(ratio "$base" "${RPS[direct:$s]}")"
+	printf 'faster than: %s; slower than: %s.\n' "${a:-none}" "${b:-none}"
+}
+
+ver() { dpkg-query -W -f='${Version}' "$1" 2>/dev/null || echo "not installed"; }
+
+{
+	echo "# proxyd benchmark results"
+	echo
+	echo "Written by \`bench/run.sh\` (\`make bench\`); every run overwrites this file."
+	echo
+	echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC')"
+	echo "- machine: $(nproc) CPUs ($(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)), $(awk '/^MemTotal/ { printf "%.1f GiB RAM", $2 / 1048576 }' /proc/meminfo), Linux $(uname -r), $(. /etc/os-release && echo "$PRETTY_NAME")"
+	echo "- proxyd: $("$PROXYD" -V 2>&1 | head -n 1), git $(git -C "$TOP" rev-parse --short HEAD 2>/dev/null || echo '?')$( [[ -n $(git -C "$TOP" status --porcelain 2>/dev/null) ]] && echo ' (working tree with uncommitted changes)')"
+	echo "- peers (dpkg): wrk $(ver wrk), nginx $(ver nginx) (nginx-light $(ver nginx-light)), haproxy $(ver haproxy), squid $(ver squid), tinyproxy $(ver tinyproxy)"
+	echo "- kernel settings read (not changed): tcp_tw_reuse=$(sysctl -n net.ipv4.tcp_tw_reuse 2>/dev/null), ip_local_port_range=$(sysctl -n net.ipv4.ip_local_port_range 2>/dev/null | tr '\t' '-'), somaxconn=$(sysctl -n net.core.somaxconn 2>/dev/null)"
+	echo
+	echo "## Method"
+	echo
+	echo "- Origin: Debian's nginx, $WORKERS workers, access log off, keep-alive (keepalive_requests 1000000), serving a 1 KiB and a 100 KiB file from a temp folder on 127.0.0.1 (\`bench/conf/origin-nginx.conf\`)."
+	echo "- Each proxy runs on its own loopback port with its own config from \`bench/conf/\`, all started before the runs and idle while the others are measured. Access logging is off everywhere except the \"proxyd + access log\" row."
+	echo "- Load: wrk with \`bench/absolute.lua\`, which makes every request line absolute-form (\`GET http://$ORIGIN/1k.bin HTTP/1.1\`, \`Host: $ORIGIN\`) and points wrk at the proxy. The direct row sends the origin-form \`GET /1k.bin\` straight to the origin. Each run is preceded by a ${WARMUP}s warm-up that is not counted."
+	echo "- Command (per proxy and file): \`$WRK_CMD\` with the proxy's URL instead of the last argument."
+	echo "- Errors = wrk's socket errors (connect, read, write, timeout) + \"Non-2xx or 3xx responses\". Before the runs one \`curl -x\` per proxy and file had to return 200 with the exact size."
+	echo "- RSS = sum of VmRSS of the proxy's processes (master, workers, helpers) read from /proc right after its run; peak RSS = sum of VmHWM."
+	echo "- Proxies:"
+	for p in $PEERS; do
+		if [[ -n ${CMDLINE[$p]:-} ]]; then
+			echo "  - $(label "$p"): \`${CMDLINE[$p]//$TMP/\$TMP}\` — ${NOTE[$p]:-}"
+		else
+			echo "  - $(label "$p"): not started — ${NA[$p]:-}"
+		fi
+	done
+	echo
+	for s in $SCENARIOS; do
+		echo "## ${SIZE[$s]}-byte response ($s), ${DURATION}s, $CONNS connections, $THREADS threads"
+		echo
+		table "$s"
+		echo
+	done
+	echo "## Reading"
+	echo
+	for s in $SCENARIOS; do
+		echo "- $(standing "$s")"
+	done
+	echo
+	echo "What this measures: throughput and tail latency of one small GET repeated over $CONNS keep-alive client connections, through each proxy to one origin on the same host. It does not measure DNS, TLS, CONNECT, slow or distant clients and origins, many distinct origins, request bodies, or rule evaluation. The proxies differ in what they do per request: nginx here opens a new origin connection for every request (a variable proxy_pass has no upstream keep-alive) and Tinyproxy neither keeps the origin connection nor, in 1.11, the client connection alive for long; proxyd, Squid and HAProxy reuse origin connections. Squid and Tinyproxy run as Debian ships them, one process each, while proxyd, nginx and HAProxy use $WORKERS workers/threads."
+	echo
+	echo "Caveat: the machine has $(nproc) cores and wrk, the proxy and the origin nginx all share them, so a proxy that uses more CPU also takes it from the load generator and the origin; the numbers rank the proxies on this box and are not capacity figures. Runs are single ${DURATION}s samples, so differences of a few percent are noise; rerun (\`make bench\`, or \`BENCH_SECONDS=30 bench/run.sh build/proxyd\`) before drawing conclusions from small gaps."
+	problems=0
+	for p in $PEERS; do
+		for s in $SCENARIOS; do
+			[[ -n ${ERR[$p:$s]:-} && ${ERR[$p:$s]} != 0 ]] && problems=1
+		done
+		[[ -n ${NA[$p]:-} ]] && problems=1
+	done
+	if ((problems)); then
+		echo
+		echo "## Problems seen in this run"
+		echo
+		for p in $PEERS; do
+			[[ -n ${NA[$p]:-} ]] && echo "- $(label "$p"): ${NA[$p]}"
+			for s in $SCENARIOS; do
+				if [[ -n ${ERR[$p:$s]:-} && ${ERR[$p:$s]} != 0 ]]; then
+					echo "- $(label "$p"), $s: ${ERR[$p:$s]} errors; wrk said:"
+					echo
+					echo '```'
+					grep -E 'requests in|Socket errors|Non-2xx|Requests/sec|failed' "${WRKOUT[$p:$s]}" || true
+					echo '```'
+				fi
+			done
+			if [[ -n ${LOGTAIL[$p]:-} && $p == proxyd* ]]; then
+				echo "- $(label "$p") log (last lines):"
+				echo
+				echo '```'
+				echo "${LOGTAIL[$p]}"
+				echo '```'
+			fi
+		done
+	fi
+	echo
+	echo "_Measured part of the run: ${ELAPSED}s._"
+} >"$RESULTS.tmp"
+mv "$RESULTS.tmp" "$RESULTS"
+
+for s in $SCENARIOS; do
+	echo
+	echo "== ${SIZE[$s]}-byte response: wrk -t$THREADS -c$CONNS -d${DURATION}s =="
+	printf '%-22s %10s %9s %9s %8s %8s\n' proxy req/s "vs proxyd" "p99 ms" errors "RSS MiB"
+	for p in direct $PEERS; do
+		if [[ -z ${RPS[$p:$s]:-} ]]; then
+			printf '%-22s %10s  %s\n' "$(label "$p")" n/a "${NA[$p]:-}"
+			continue
+		fi
+		printf '%-22s %10s %9s %9s %8s %8s\n' "$(label "$p")" "${RPS[$p:$s]}" \
+			"$(ratio "${RPS[$p:$s]}" "${RPS[proxyd:$s]:-0}")" "${P99[$p:$s]}" \
+			"${ERR[$p:$s]}" "$(mib "${RSS[$p:$s]}")"
+	done
+done
+for p in $PEERS; do
+	[[ -n ${LOGTAIL[$p]:-} && $p == proxyd* ]] || continue
+	echo
+	echo "== $p stderr (last lines) =="
+	echo "${LOGTAIL[$p]}"
+done
+echo
+echo "bench: wrote $RESULTS"
+[[ -z ${NA[proxyd]:-} && -n ${RPS[proxyd:1k]:-} ]] || die "proxyd did not complete the benchmark"

@@ -1,0 +1,24 @@
+/*
+ * proxyctl's commands.  Each reads the segment through a shm_view and
+ * returns the process exit code (0 ok, 1 failure with one line on stderr).
+ */
+#ifndef CTL_CTL_H
+#define CTL_CTL_H
+
+#include "shm/shm.h"
+
+enum ctl_format {
+	CTL_FORMAT_TABLE = 0,
+	CTL_FORMAT_JSON,
+	CTL_FORMAT_PROMETHEUS,
+};
+
+int ctl_stats(const struct shm_view *v, enum ctl_format format);
+int ctl_workers(const struct shm_view *v);
+int ctl_rules(const struct shm_view *v);
+/* Live view, refreshed every second until 'q'; once = print one. */
+int ctl_top(const struct shm_view *v, int once);
+/* Sends sig to the master after checking it is a live proxyd. */
+int ctl_signal_master(const struct shm_view *v, int sig, const char *what);
+
+#endif
