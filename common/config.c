@@ -17,7 +17,6 @@
 #include <ctype.h>
 #include <errno.h>
 #include <ini.h>
-#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -442,29 +441,6 @@ set_ports(struct loader *ld, const struct key *k, const char *v, char *why,
 	return 0;
 }
 
-/* Two listeners that could not both bind: the same address, or the same
- * port with the family's wildcard on either side. */
-static int
-clash(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
-{
-	const struct sockaddr_in *a4 = (const struct sockaddr_in *)a;
-	const struct sockaddr_in *b4 = (const struct sockaddr_in *)b;
-	const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)a;
-	const struct sockaddr_in6 *b6 = (const struct sockaddr_in6 *)b;
-
-	if (a->ss_family != b->ss_family)
-		return 0;
-	if (a->ss_family == AF_INET)
-		return a4->sin_port == b4->sin_port &&
-		       (a4->sin_addr.s_addr == b4->sin_addr.s_addr ||
-		        a4->sin_addr.s_addr == INADDR_ANY ||
-		        b4->sin_addr.s_addr == INADDR_ANY);
-	return a6->sin6_port == b6->sin6_port &&
-	       (IN6_ARE_ADDR_EQUAL(&a6->sin6_addr, &b6->sin6_addr) ||
-	        IN6_IS_ADDR_UNSPECIFIED(&a6->sin6_addr) ||
-	        IN6_IS_ADDR_UNSPECIFIED(&b6->sin6_addr));
-}
-
 /* Fills the listen's address (the row's member) and addr/addrlen. */
 static int
 set_address(struct loader *ld, const struct key *k, const char *v, char *why,
@@ -478,7 +454,7 @@ set_address(struct loader *ld, const struct key *k, const char *v, char *why,
 		return bad(why, n, "address", v,
 		           "IP:PORT, [IPv6]:PORT or *:PORT");
 	for (other = ld->cfg->listens; other < l; other++) {
-		if (clash(&ss, &other->addr)) {
+		if (config_address_clash(&ss, &other->addr)) {
 			snprintf(why, n,
 			         "%s is already used by [listen %s] "
 			         "(line %d)",
@@ -741,9 +717,10 @@ section_line(struct loader *ld, const char *line)
 
 /* ---- Reading lines for inih. ---- */
 
-/* Reads one physical line into str: leading blanks, a UTF-8 BOM on line 1
- * and the line end dropped.  Sets *raw to the line's length as written.
- * 1 = a line, 0 = end of file or a read error (recorded). */
+/* Reads one physical line into str (at most cap bytes kept), leading
+ * blanks and the line end dropped; *len is what it holds, *raw the line's
+ * length as written.  1 = a line, 0 = end of file or an error (recorded).
+ * getc() rather than fgets(): a NUL byte must be seen, not end the line. */
 static int
 read_line(struct loader *ld, char *str, size_t cap, size_t *len, size_t *raw)
 {
@@ -913,12 +890,15 @@ void
 config_defaults(struct config *cfg)
 {
 	struct loader ld;
+	size_t s;
 
 	memset(cfg, 0, sizeof(*cfg));
 	memset(&ld, 0, sizeof(ld));
 	ld.cfg = cfg;
-	apply_defaults(&ld, SECT_proxyd);
-	apply_defaults(&ld, SECT_timeouts);
+	/* named sections get theirs as each instance opens */
+	for (s = 0; s < N_ELEMS(sections); s++)
+		if (sections[s].kind == KIND_single)
+			apply_defaults(&ld, (enum section)s);
 }
 
 /* Runs inih over the open file.  inih reports its own syntax errors only

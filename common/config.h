@@ -45,6 +45,11 @@ int config_parse_mode(const char *s, enum listen_mode *mode);
 int config_parse_resolver(const char *s, struct sockaddr_storage *ss,
                           socklen_t *len);
 
+/* 1 if two listen addresses cannot both be bound: the same address and
+ * port, or the same port with the family's wildcard on either side. */
+int config_address_clash(const struct sockaddr_storage *a,
+                         const struct sockaddr_storage *b);
+
 /* Names for the enums above ("?" when out of range). */
 const char *config_log_level_name(enum log_level level);
 const char *config_listen_mode_name(enum listen_mode mode);

@@ -362,6 +362,30 @@ config_parse_resolver(const char *s, struct sockaddr_storage *ss,
 	return config_parse_address(s, ss, len);
 }
 
+/* The wildcard counts as every address of its family, as bind() sees it;
+ * IPv4 and IPv6 never clash here, since IPV6_V6ONLY decides that. */
+int
+config_address_clash(const struct sockaddr_storage *a,
+                     const struct sockaddr_storage *b)
+{
+	const struct sockaddr_in *a4 = (const struct sockaddr_in *)a;
+	const struct sockaddr_in *b4 = (const struct sockaddr_in *)b;
+	const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)a;
+	const struct sockaddr_in6 *b6 = (const struct sockaddr_in6 *)b;
+
+	if (a->ss_family != b->ss_family)
+		return 0;
+	if (a->ss_family == AF_INET)
+		return a4->sin_port == b4->sin_port &&
+		       (a4->sin_addr.s_addr == b4->sin_addr.s_addr ||
+		        a4->sin_addr.s_addr == INADDR_ANY ||
+		        b4->sin_addr.s_addr == INADDR_ANY);
+	return a6->sin6_port == b6->sin6_port &&
+	       (IN6_ARE_ADDR_EQUAL(&a6->sin6_addr, &b6->sin6_addr) ||
+	        IN6_IS_ADDR_UNSPECIFIED(&a6->sin6_addr) ||
+	        IN6_IS_ADDR_UNSPECIFIED(&b6->sin6_addr));
+}
+
 void
 config_format_duration(uint64_t ms, char *buf, size_t len)
 {

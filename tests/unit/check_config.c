@@ -412,6 +412,34 @@ START_TEST(address_bad)
 }
 END_TEST
 
+static int
+clashes(const char *a, const char *b)
+{
+	struct sockaddr_storage sa, sb;
+	socklen_t len;
+
+	ck_assert_int_eq(config_parse_address(a, &sa, &len), 0);
+	ck_assert_int_eq(config_parse_address(b, &sb, &len), 0);
+	ck_assert_int_eq(config_address_clash(&sa, &sb),
+	                 config_address_clash(&sb, &sa));
+	return config_address_clash(&sa, &sb);
+}
+
+START_TEST(address_clash)
+{
+	ck_assert(clashes("127.0.0.1:80", "127.0.0.1:80"));
+	ck_assert(clashes("*:80", "127.0.0.1:80"));
+	ck_assert(clashes(":80", "*:80"));
+	ck_assert(clashes("[::1]:80", "[::1]:80"));
+	ck_assert(clashes("[::]:80", "[::1]:80"));
+	ck_assert(!clashes("127.0.0.1:80", "127.0.0.1:81"));
+	ck_assert(!clashes("127.0.0.1:80", "127.0.0.2:80"));
+	ck_assert(!clashes("*:80", "[::]:80"));
+	ck_assert(!clashes("[::1]:80", "[::2]:80"));
+	ck_assert(!clashes("[::]:80", "[::]:81"));
+}
+END_TEST
+
 START_TEST(resolver_values)
 {
 	static const char *const bad[] = {
@@ -1108,6 +1136,7 @@ config_suite(void)
 	tcase_add_test(tc, ports_values);
 	tcase_add_test(tc, address_good);
 	tcase_add_test(tc, address_bad);
+	tcase_add_test(tc, address_clash);
 	tcase_add_test(tc, resolver_values);
 	tcase_add_test(tc, workers_values);
 	tcase_add_test(tc, enum_values);
