@@ -19,6 +19,15 @@
 enum listen_mode {
 	LISTEN_FORWARD = 0,
 	LISTEN_REVERSE,
+	LISTEN_ADMIN,	/* from [admin]: /metrics and /stats.json only */
+};
+
+/* [admin]: the metrics endpoint.  When on, the loader appends it to
+ * listens[] as a LISTEN_ADMIN listener named "admin". */
+struct config_admin {
+	char address[128];		/* "off" => "" */
+	struct sockaddr_storage addr;
+	socklen_t addrlen;
 };
 
 /* One [listen NAME] section. */
@@ -68,6 +77,7 @@ struct config {
 	unsigned max_headers;		/* 100 */
 	size_t max_uri_size;		/* 8k */
 	struct config_timeouts timeouts;
+	struct config_admin admin;
 	struct config_listen listens[CONFIG_MAX_LISTENS];
 	unsigned n_listens;
 };

@@ -57,6 +57,7 @@ enum type {
 	T_address,
 	T_mode,
 	T_ports,
+	T_admin_address,
 };
 
 /* The C type each value type writes, so that a row naming a member of
@@ -74,6 +75,7 @@ enum type {
 #define CTYPE_address char *
 #define CTYPE_mode enum listen_mode
 #define CTYPE_ports uint16_t *
+#define CTYPE_admin_address char *
 
 #define CONFIG_KEY(section, st, key, type, min, max, def, help)          \
 	_Static_assert(_Generic(((struct st *)0)->key, CTYPE_##type : 1, \
@@ -182,6 +184,8 @@ section_off(enum section sect, size_t i)
 		return 0;
 	case SECT_timeouts:
 		return offsetof(struct config, timeouts);
+	case SECT_admin:
+		return offsetof(struct config, admin);
 	case SECT_listen:
 		return offsetof(struct config, listens) +
 		       i * sizeof(struct config_listen);
@@ -416,12 +420,42 @@ set_mode(struct loader *ld, const struct key *k, const char *v, char *why,
 	if (config_parse_mode(v, &mode) < 0)
 		return bad(why, n, "mode", v, "forward");
 	/* the enum has it so the core can be written for it already */
+	if (mode == LISTEN_ADMIN) {
+		snprintf(why, n, "admin is set by the [admin] section");
+		return -1;
+	}
 	if (mode == LISTEN_REVERSE) {
 		snprintf(why, n, "reverse is not supported yet (only forward)");
 		return -1;
 	}
 	*(enum listen_mode *)field_of(ld, k) = mode;
 	return 0;
+}
+
+/* [admin] address: "off", or where to serve metrics. */
+static int
+set_admin_address(struct loader *ld, const struct key *k, const char *v,
+                  char *why, size_t n)
+{
+	struct config_admin *a = &ld->cfg->admin;
+
+	if (strcmp(v, "off") == 0) {
+		a->address[0] = '\0';
+		a->addrlen = 0;
+		return 0;
+	}
+	if (config_parse_address(v, &a->addr, &a->addrlen) < 0)
+		return bad(why, n, "address", v,
+		           "off, IP:PORT, [IPv6]:PORT or *:PORT");
+	return set_str(ld, k, v, why, n);
+}
+
+static void
+fmt_admin_address(const void *base, const struct key *k, char *buf, size_t n)
+{
+	const char *v = cfield(base, k);
+
+	snprintf(buf, n, "%s", v[0] ? v : "off");
 }
 
 /* Fills the listen's connect_ports (the row's member) and its count. */
@@ -559,6 +593,7 @@ static const struct type_def types[] = {
         [T_address] = {set_address, fmt_str},
         [T_mode] = {set_mode, fmt_mode},
         [T_ports] = {set_ports, fmt_ports},
+        [T_admin_address] = {set_admin_address, fmt_admin_address},
 };
 
 /* ---- Sections. ---- */
@@ -857,6 +892,38 @@ handle(void *user, const char *section, const char *name, const char *value)
 
 /* ---- Loading. ---- */
 
+/* [admin] on: serve it from a listener of its own kind, so binding,
+ * reloads and accepting work as for any other listener. */
+static int
+add_admin_listener(struct loader *ld)
+{
+	struct config *cfg = ld->cfg;
+	struct config_listen *l;
+	unsigned i;
+
+	if (!cfg->admin.address[0])
+		return 0;
+	for (i = 0; i < cfg->n_listens; i++)
+		if (config_address_clash(&cfg->admin.addr,
+		                         &cfg->listens[i].addr))
+			return fail(ld, ld->key_line[KEY_admin_address],
+			            "[admin] address: %s is already used by "
+			            "[listen %s]",
+			            cfg->admin.address, cfg->listens[i].name);
+	if (cfg->n_listens == CONFIG_MAX_LISTENS)
+		return fail(ld, ld->key_line[KEY_admin_address],
+		            "[admin] address: too many listeners");
+	l = &cfg->listens[cfg->n_listens++];
+	memset(l, 0, sizeof(*l));
+	snprintf(l->name, sizeof(l->name), "admin");
+	snprintf(l->address, sizeof(l->address), "%s", cfg->admin.address);
+	l->addr = cfg->admin.addr;
+	l->addrlen = cfg->admin.addrlen;
+	l->mode = LISTEN_ADMIN;
+	l->line = ld->key_line[KEY_admin_address];
+	return 0;
+}
+
 /* What can only be checked at the end of the file. */
 static int
 finish(struct loader *ld)
@@ -870,6 +937,8 @@ finish(struct loader *ld)
 		return -1;
 	if (cfg->n_listens == 0)
 		return fail(ld, 0, "no [listen] section");
+	if (add_admin_listener(ld) < 0)
+		return -1;
 	if (cfg->max_uri_size <= cfg->max_header_size)
 		return 0;
 	config_format_size(cfg->max_uri_size, uri, sizeof(uri));
@@ -979,9 +1048,11 @@ config_dump(const struct config *cfg, FILE *out)
 			dump_section(out, cfg, (enum section)s, 0, "");
 			continue;
 		}
-		/* listen is the only named kind so far */
+		/* listen is the only named kind so far; [admin] made its
+		 * own listener, dumped above as [admin] */
 		for (i = 0; i < cfg->n_listens; i++)
-			dump_section(out, cfg, (enum section)s, i,
+			if (cfg->listens[i].mode != LISTEN_ADMIN)
+				dump_section(out, cfg, (enum section)s, i,
 			             cfg->listens[i].name);
 	}
 }

@@ -23,8 +23,8 @@ int config_parse_address(const char *s, struct sockaddr_storage *ss,
 
 /* The other value parsers, public for the unit tests and for parts that
  * take the same syntax elsewhere.  Each returns 0, or -1 on any byte it
- * does not understand (and writes nothing then, except config_parse_ports,
- * which may have written part of *ports). */
+ * does not understand; on -1 the output is unspecified for the address
+ * parsers and config_parse_ports, untouched for the others. */
 /* Decimal digits only: no sign, no blanks. */
 int config_parse_uint(const char *s, uint64_t *v);
 /* on/off, yes/no, true/false, 1/0 (any case). */

@@ -28,6 +28,7 @@ static const char *const level_names[] = {
 static const char *const mode_names[] = {
         [LISTEN_FORWARD] = "forward",
         [LISTEN_REVERSE] = "reverse",
+        [LISTEN_ADMIN] = "admin",
 };
 
 /* Decimal digits at *s into *v, advancing *s.  Not strtoull: it would take

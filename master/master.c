@@ -76,6 +76,7 @@ spawn(unsigned i)
 		.generation = m.generation,
 		.stats = shm_slot_counters(&m.shm, i),
 		.heartbeat = &shm_slot(&m.shm, i)->heartbeat,
+		.shm_base = m.shm.base, .shm_size = m.shm.size,
 		.uid = m.uid, .gid = m.gid,
 	};
 	pid_t pid = fork();

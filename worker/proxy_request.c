@@ -88,8 +88,12 @@ proxy_request_ready(struct session *s)
 	const char *b = buf_head(s->cli.in);
 	int rc;
 
-	STATS_INC(requests);
 	access_log_capture(s);
+	if (s->listen->mode == LISTEN_ADMIN) {
+		admin_request(s);
+		return;
+	}
+	STATS_INC(requests);
 	if (s->req.method == HTTP_METHOD_CONNECT)
 		rc = connect_target(s, b);
 	else

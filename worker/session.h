@@ -72,6 +72,10 @@ int tunnel_step(struct session *s);
 int dest_policy_allowed(const struct sockaddr *sa);
 int dest_policy_port_allowed(const struct config_listen *l, uint16_t port);
 
+/* admin.c */
+void admin_init(const void *shm_base, size_t shm_size);
+void admin_request(struct session *s);
+
 /* access_log.c */
 int access_log_open(const char *path, char *err, size_t errlen);
 void access_log_capture(struct session *s);

@@ -193,6 +193,7 @@ init_worker(const struct worker_heritage *h)
 	upstream_pool_init();
 	if (access_log_open(cfg->access_log, err, sizeof(err)) < 0)
 		log_error("access log: %s", err);
+	admin_init(h->shm_base, h->shm_size);
 	event_timer_init(&resume_timer, on_resume, NULL);
 	for (i = 0; i < cfg->n_listens; i++) {
 		listeners[i].fd = h->listen_fds[i];

@@ -21,6 +21,8 @@ struct worker_heritage {
 	unsigned generation;		/* config generation */
 	uint64_t *stats;		/* this worker's counter slot */
 	uint64_t *heartbeat;		/* unix ms, in this worker's slot */
+	const void *shm_base;		/* the whole segment, for [admin] */
+	size_t shm_size;
 	uid_t uid;			/* to switch to when root; 0 = stay */
 	gid_t gid;
 };

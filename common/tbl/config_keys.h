@@ -29,6 +29,8 @@ CONFIG_SECTION(proxyd, config, single,
 	"The daemon: processes, files, logs and request limits")
 CONFIG_SECTION(timeouts, config_timeouts, single,
 	"Timeouts: 500ms, 10s, 2m, 1h (a bare number is seconds)")
+CONFIG_SECTION(admin, config_admin, single,
+	"The metrics endpoint: GET /metrics (Prometheus), /stats.json")
 CONFIG_SECTION(listen, config_listen, named,
 	"A listening socket; NAME is 1..63 of A-Z a-z 0-9 _ . -")
 
@@ -84,6 +86,9 @@ CONFIG_KEY(timeouts, config_timeouts, tunnel_idle, duration,
 CONFIG_KEY(timeouts, config_timeouts, drain, duration,
 	"1ms", "24h", "30s",
 	"In-flight work may finish on graceful stop or reload")
+
+CONFIG_KEY(admin, config_admin, address, admin_address, "", "", "off",
+	"off, or IP:PORT to serve it on (keep it on loopback or a LAN)")
 
 CONFIG_KEY(listen, config_listen, address, address, "", "", NULL,
 	"IP:PORT, [IPv6]:PORT, or *:PORT for every IPv4 address")

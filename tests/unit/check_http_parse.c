@@ -690,7 +690,8 @@ msg_assert_same(const struct http_msg *a, const struct http_msg *b)
 }
 
 /* Parses s whole, then again growing it one byte per call, each time from
- * a fresh copy so that the buffer moves; both must agree. */
+ * a fresh copy so that the buffer moves; both must agree, and the parser
+ * must have taken in every byte it was given (so no call rescans). */
 static void
 assert_bytewise(const char *s, int response)
 {
@@ -711,6 +712,9 @@ assert_bytewise(const char *s, int response)
 		r2 = response ? http_parse_response(&inc, copy, n)
 		              : http_parse_request(&inc, copy, n);
 		free(copy);
+		/* every byte is scanned once: nothing is left to rescan */
+		if (r2 == HTTP_AGAIN)
+			ck_assert_uint_eq(inc.pos, n);
 	}
 	ck_assert_msg(r1 == r2, "'%s': one-shot %d, bytewise %d", s, r1, r2);
 	msg_assert_same(&one, &inc);
