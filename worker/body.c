@@ -7,6 +7,7 @@
  */
 #include "worker/session.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -125,4 +126,32 @@ body_move(struct body *b, struct buf *in, int in_eof, struct buf *out)
 	if (b->in == BODY_CHUNKED)
 		return move_chunked(b, in, out);
 	return move_plain(b, in, in_eof, out);
+}
+
+/* A body whose framing does not change is written straight from the
+ * buffer it was read into, once nothing is queued ahead of it: no copy.
+ * Otherwise it is decoded and re-framed into dst's out buffer. */
+int
+body_forward(struct body *b, struct buf *in, int in_eof, struct side *dst,
+	     int upstream)
+{
+	size_t before;
+	int p;
+
+	if (b->done || b->in == BODY_CHUNKED || b->out != b->in ||
+	    (dst->out && buf_len(dst->out)))
+		return body_move(b, in, in_eof, side_out(dst));
+	before = in ? buf_len(in) : 0;
+	p = side_write_max(dst, in,
+			   b->in == BODY_LENGTH ? b->remaining : SIZE_MAX,
+			   upstream);
+	b->bytes += before - (in ? buf_len(in) : 0);
+	if (b->in == BODY_LENGTH) {
+		b->remaining -= before - (in ? buf_len(in) : 0);
+		b->done = b->remaining == 0;
+	} else if (in_eof && (!in || buf_len(in) == 0)) {
+		b->done = 1;
+		p = 1;
+	}
+	return p;
 }

@@ -34,7 +34,7 @@ request_half(struct session *s)
 
 	if (!s->reqb.done) {
 		p |= side_read(&s->cli, 0);
-		r = body_move(&s->reqb, s->cli.in, s->cli.eof, side_out(&s->up));
+		r = body_forward(&s->reqb, s->cli.in, s->cli.eof, &s->up, 1);
 		if (r < 0) {
 			http_error_send(s, 400, "bad chunked request body");
 			return 0;
@@ -229,7 +229,7 @@ response_half(struct session *s)
 			return p;
 	}
 	if (!s->respb.done) {
-		r = body_move(&s->respb, s->up.in, s->up.eof, side_out(&s->cli));
+		r = body_forward(&s->respb, s->up.in, s->up.eof, &s->cli, 0);
 		if (r < 0 || (!s->respb.done && s->up.eof &&
 			      !buffered(s->up.in))) {
 			log_info("%s: response body cut short", s->pool_key);

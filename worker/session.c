@@ -61,11 +61,7 @@ session_accept(int fd, const struct sockaddr_storage *peer,
 {
 	struct session *s = calloc(1, sizeof(*s));
 
-	if (s)
-		s->fields = calloc(worker.limits.max_fields,
-				   sizeof(*s->fields));
-	if (!s || !s->fields) {
-		free(s);
+	if (!s) {
 		close(fd);
 		return NULL;
 	}
@@ -78,7 +74,6 @@ session_accept(int fd, const struct sockaddr_storage *peer,
 	event_timer_init(&s->timer, on_timer, s);
 	if (side_attach(&s->cli, fd, s) < 0) {
 		close(fd);
-		free(s->fields);
 		free(s);
 		return NULL;
 	}
@@ -103,7 +98,9 @@ session_next_request(struct session *s)
 {
 	free(s->log_req);
 	s->log_req = NULL;
-	http_msg_init(&s->req, s->fields, &worker.limits);
+	/* Between requests a connection holds no parse state either. */
+	free(s->fields);
+	s->fields = NULL;
 	s->state = SESSION_IDLE;
 	s->tunnel = s->up_reused = s->resp_started = 0;
 	s->resp_head_done = s->req_sent = 0;
@@ -173,6 +170,21 @@ step_linger(struct session *s)
 }
 
 static int
+begin_request(struct session *s)
+{
+	s->fields = calloc(worker.limits.max_fields, sizeof(*s->fields));
+	if (!s->fields) {
+		session_close(s);
+		return -1;
+	}
+	http_msg_init(&s->req, s->fields, &worker.limits);
+	s->state = SESSION_HEAD;
+	s->started = event_now();
+	session_set_timer(s, &worker.q_client_header);
+	return 0;
+}
+
+static int
 step_head(struct session *s)
 {
 	int progress = side_read(&s->cli, 0);
@@ -183,11 +195,8 @@ step_head(struct session *s)
 			session_close(s);
 		return 0;
 	}
-	if (s->state == SESSION_IDLE) {
-		s->state = SESSION_HEAD;
-		s->started = event_now();
-		session_set_timer(s, &worker.q_client_header);
-	}
+	if (s->state == SESSION_IDLE && begin_request(s) < 0)
+		return 0;
 	rc = http_parse_request(&s->req, buf_head(s->cli.in),
 				buf_len(s->cli.in));
 	if (rc == HTTP_OK) {

@@ -26,6 +26,8 @@ void session_next_request(struct session *s);
 /* session_io.c: moving bytes between sockets and buffers */
 int side_read(struct side *sd, int upstream);
 int side_write(struct side *sd, struct buf *from, int upstream);
+int side_write_max(struct side *sd, struct buf *from, size_t max,
+		   int upstream);
 /* The side's out buffer, taken from the pool if needed; NULL if none. */
 struct buf *side_out(struct side *sd);
 void side_close(struct side *sd);
@@ -56,6 +58,8 @@ int http_head_printf(struct buf *out, const char *fmt, ...)
 void body_init(struct body *b, enum body_kind in, enum body_kind out,
 	       uint64_t length);
 int body_move(struct body *b, struct buf *in, int in_eof, struct buf *out);
+int body_forward(struct body *b, struct buf *in, int in_eof,
+		 struct side *dst, int upstream);
 
 /* upstream.c */
 void upstream_start(struct session *s);

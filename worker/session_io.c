@@ -6,6 +6,7 @@
 #include "worker/session.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -63,19 +64,22 @@ side_read(struct side *sd, int upstream)
 	return 1;
 }
 
-/* Writes as much of `from` as the socket takes.  1 if bytes moved or the
- * socket failed. */
+/* Writes up to max bytes of `from`, as many as the socket takes.  1 if
+ * bytes moved or the socket failed. */
 int
-side_write(struct side *sd, struct buf *from, int upstream)
+side_write_max(struct side *sd, struct buf *from, size_t max, int upstream)
 {
+	size_t len;
 	int moved = 0;
 	ssize_t n;
 
-	while (from && buf_len(from) && sd->writable && !sd->failed) {
-		n = send(sd->io.fd, buf_head(from), buf_len(from),
+	while (from && (len = buf_len(from)) && max && sd->writable &&
+	       !sd->failed) {
+		n = send(sd->io.fd, buf_head(from), len < max ? len : max,
 			 MSG_NOSIGNAL);
 		if (n > 0) {
 			buf_consume(from, (size_t)n);
+			max -= (size_t)n;
 			sd->nwritten += (uint64_t)n;
 			count_out(upstream, (size_t)n);
 			moved = 1;
@@ -89,6 +93,12 @@ side_write(struct side *sd, struct buf *from, int upstream)
 		}
 	}
 	return moved;
+}
+
+int
+side_write(struct side *sd, struct buf *from, int upstream)
+{
+	return side_write_max(sd, from, SIZE_MAX, upstream);
 }
 
 struct buf *
