@@ -25,6 +25,13 @@ static const struct {
 
 #define N_COUNTERS (sizeof(counter_table) / sizeof(counter_table[0]))
 
+/* Names and help texts must fit their fixed-size records whole. */
+#define COUNTER(n, k, h)                                                       \
+	static_assert(sizeof(#n) <= SHM_NAME_MAX, "counter name too long");   \
+	static_assert(sizeof(h) <= SHM_HELP_MAX, "counter help too long");
+#include "common/tbl/counters.h"
+static_assert(N_COUNTERS <= SHM_MAX_COUNTERS, "too many counters");
+
 static uint64_t
 align_line(uint64_t n)
 {

@@ -94,6 +94,7 @@ on_accept(struct event_io *io, uint32_t ev)
 	(void)ev;
 	for (i = 0; i < 64 && accepting; i++) {
 		if (worker.sessions >= worker.cfg->max_connections) {
+			STATS_INC(conn_refused);
 			set_accepting(0);	/* the backlog holds them */
 			return;
 		}

@@ -5,7 +5,7 @@
  */
 COUNTER(conn_accepted, counter, "Client connections accepted")
 COUNTER(conn_active, gauge, "Client connections open now")
-COUNTER(conn_refused, counter, "Client connections refused at max_connections")
+COUNTER(conn_refused, counter, "Times a worker hit max_connections and left new connections in the backlog")
 COUNTER(requests, counter, "HTTP requests received (heads parsed)")
 COUNTER(tunnels, counter, "CONNECT tunnels established")
 COUNTER(tunnels_active, gauge, "CONNECT tunnels open now")
