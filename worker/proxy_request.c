@@ -82,6 +82,21 @@ choose_framing(struct session *s)
 		body_init(&s->reqb, BODY_NONE, BODY_NONE, 0);
 }
 
+/* Our own Via in the request: it went round and came back. */
+static int
+looped(struct session *s, const char *b)
+{
+	const char *name = worker.via + 4;	/* past "1.1 " */
+	const struct http_field *f;
+	size_t n = strlen(name);
+	unsigned from = 0;
+
+	while ((f = http_msg_field(&s->req, b, "via", &from)) != NULL)
+		if (memmem(b + f->value.off, f->value.len, name, n))
+			return 1;
+	return 0;
+}
+
 void
 proxy_request_ready(struct session *s)
 {
@@ -94,6 +109,10 @@ proxy_request_ready(struct session *s)
 		return;
 	}
 	STATS_INC(requests);
+	if (looped(s, b)) {
+		http_error_send(s, 508, "forwarding loop (our Via came back)");
+		return;
+	}
 	if (s->req.method == HTTP_METHOD_CONNECT)
 		rc = connect_target(s, b);
 	else
@@ -187,7 +206,7 @@ proxy_send_request_head(struct session *s)
 	    http_head_copy_fields(out, &s->req, b, request_skip) < 0 ||
 	    framing_fields(s, out, b) < 0 ||
 	    forwarded_for(s, out, b) < 0 ||
-	    http_head_printf(out, "Via: 1.1 proxyd\r\n\r\n") < 0) {
+	    http_head_printf(out, "Via: %s\r\n\r\n", worker.via) < 0) {
 		http_error_send(s, 431, "request head too large to forward");
 		return -1;
 	}

@@ -92,7 +92,10 @@ framing_field(struct session *s, struct buf *out, const char *b)
 {
 	const struct http_field *f;
 	unsigned from = 0;
-	int keep_te = (s->respb.out == BODY_CHUNKED &&
+	/* A bodiless answer (HEAD, 304) describes its fields as the full
+	 * response would: pass them on as they are. */
+	int keep_te = s->respb.in == BODY_NONE ||
+		      (s->respb.out == BODY_CHUNKED &&
 		       s->respb.in == BODY_CHUNKED) ||
 		      (s->respb.out == BODY_CLOSE && (s->resp.flags & HTTP_F_TE) &&
 		       !(s->resp.flags & HTTP_F_CHUNKED));
@@ -161,7 +164,7 @@ final_response(struct session *s)
 	choose_response_framing(s);
 	if (!out || response_head_common(s, out, b) < 0 ||
 	    framing_field(s, out, b) < 0 ||
-	    http_head_printf(out, "Via: 1.1 proxyd\r\n%s\r\n",
+	    http_head_printf(out, "Via: %s\r\n%s\r\n", worker.via,
 			     s->keep_client ? "" : "Connection: close\r\n") <
 		    0) {
 		http_error_send(s, 502, "response head too large");

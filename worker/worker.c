@@ -172,6 +172,19 @@ init_signals(sigset_t *wait_mask)
 		sigdelset(wait_mask, sigs[i]);
 }
 
+/* The Via pseudonym names this host, so a request that comes back
+ * through the same proxy can be recognised as a loop. */
+static void
+set_via(void)
+{
+	char host[256];
+
+	if (gethostname(host, sizeof(host)) < 0 || !host[0])
+		snprintf(host, sizeof(host), "localhost");
+	host[sizeof(host) - 1] = '\0';
+	snprintf(worker.via, sizeof(worker.via), "1.1 %s (proxyd)", host);
+}
+
 static void
 init_worker(const struct worker_heritage *h)
 {
@@ -181,6 +194,7 @@ init_worker(const struct worker_heritage *h)
 	unsigned i;
 
 	worker.cfg = cfg;
+	set_via();
 	worker.limits.max_head = cfg->max_header_size;
 	worker.limits.max_target = cfg->max_uri_size;
 	worker.limits.max_fields = cfg->max_headers;

@@ -37,6 +37,7 @@ struct worker_state {
 	struct event_timer_queue q_upstream_idle;
 	struct event_timer_queue q_tunnel_idle;
 	struct event_timer_queue q_linger;
+	char via[300];			/* "1.1 HOST (proxyd)": Via value */
 	unsigned sessions;		/* open client connections */
 	int draining;
 };

@@ -29,6 +29,7 @@ COUNTER(errors_403, counter, "403 Forbidden answers (denied CONNECT port or addr
 COUNTER(errors_408, counter, "408 Request Timeout answers")
 COUNTER(errors_414, counter, "414 URI Too Long answers")
 COUNTER(errors_431, counter, "431 Request Header Fields Too Large answers")
+COUNTER(errors_508, counter, "508 Loop Detected answers (request came back through this proxy)")
 COUNTER(errors_501, counter, "501 Not Implemented answers")
 COUNTER(errors_502, counter, "502 Bad Gateway answers")
 COUNTER(errors_503, counter, "503 Service Unavailable answers")
