@@ -49,6 +49,14 @@ struct body {
 	unsigned done : 1;
 };
 
+/* A kernel pipe a tunnel direction moves bytes through with splice(2),
+ * never copying them to user space.  rd < 0: not in use. */
+struct splice_pipe {
+	int rd;
+	int wr;
+	size_t bytes;		/* in the pipe, not yet written out */
+};
+
 enum session_state {
 	SESSION_IDLE = 0,	/* keep-alive: waiting for a request */
 	SESSION_HEAD,		/* reading a request head */
@@ -94,6 +102,7 @@ struct session {
 	unsigned tunnel : 1;
 	unsigned status;		/* sent to the client, for the log */
 	uint64_t started;		/* ms, when the request head began */
+	struct splice_pipe pipes[2];	/* tunnel: to upstream, to client */
 	char *log_req;			/* "request line\0\"referer\" \"ua\"" */
 };
 

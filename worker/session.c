@@ -71,6 +71,7 @@ session_accept(int fd, const struct sockaddr_storage *peer,
 	s->cli.io.cb = on_client_io;
 	s->up.io.cb = on_upstream_io;
 	s->up.io.fd = -1;
+	s->pipes[0].rd = s->pipes[0].wr = s->pipes[1].rd = s->pipes[1].wr = -1;
 	event_timer_init(&s->timer, on_timer, s);
 	if (side_attach(&s->cli, fd, s) < 0) {
 		close(fd);
@@ -122,6 +123,7 @@ session_close(struct session *s)
 	s->dnsq = NULL;
 	if (s->tunnel && s->state == SESSION_TUNNEL)
 		STATS_DEC(tunnels_active);
+	tunnel_close_pipes(s);
 	side_close(&s->cli);
 	side_close(&s->up);
 	event_timer_stop(&s->timer);

@@ -28,6 +28,9 @@ int side_read(struct side *sd, int upstream);
 int side_write(struct side *sd, struct buf *from, int upstream);
 int side_write_max(struct side *sd, struct buf *from, size_t max,
 		   int upstream);
+/* Counters for bytes moved without side_read/side_write (splice). */
+void side_count_in(int upstream, size_t n);
+void side_count_out(int upstream, size_t n);
 /* The side's out buffer, taken from the pool if needed; NULL if none. */
 struct buf *side_out(struct side *sd);
 void side_close(struct side *sd);
@@ -71,6 +74,7 @@ void upstream_pool_fini(void);
 /* tunnel.c */
 void tunnel_start(struct session *s);
 int tunnel_step(struct session *s);
+void tunnel_close_pipes(struct session *s);
 
 /* dest_policy.c */
 int dest_policy_allowed(const struct sockaddr *sa);

@@ -14,8 +14,8 @@
 #include "worker/event.h"
 #include "worker/stats.h"
 
-static void
-count_in(int upstream, size_t n)
+void
+side_count_in(int upstream, size_t n)
 {
 	if (upstream)
 		STATS_ADD(bytes_from_upstreams, n);
@@ -23,8 +23,8 @@ count_in(int upstream, size_t n)
 		STATS_ADD(bytes_from_clients, n);
 }
 
-static void
-count_out(int upstream, size_t n)
+void
+side_count_out(int upstream, size_t n)
 {
 	if (upstream)
 		STATS_ADD(bytes_to_upstreams, n);
@@ -50,7 +50,7 @@ side_read(struct side *sd, int upstream)
 	if (n > 0) {
 		sd->in->end += (size_t)n;
 		sd->nread += (uint64_t)n;
-		count_in(upstream, (size_t)n);
+		side_count_in(upstream, (size_t)n);
 		return 1;
 	}
 	if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
@@ -81,7 +81,7 @@ side_write_max(struct side *sd, struct buf *from, size_t max, int upstream)
 			buf_consume(from, (size_t)n);
 			max -= (size_t)n;
 			sd->nwritten += (uint64_t)n;
-			count_out(upstream, (size_t)n);
+			side_count_out(upstream, (size_t)n);
 			moved = 1;
 		} else if (n < 0 && errno == EINTR) {
 			continue;
