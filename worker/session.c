@@ -238,8 +238,16 @@ step(struct session *s)
 void
 session_run(struct session *s)
 {
-	while (s->state != SESSION_CLOSED && step(s))
-		;
+	enum session_state before;
+	int progress;
+
+	/* Until nothing moves: a step that only changed the state (say, to
+	 * ERROR with a page queued) still leaves work for the next one. */
+	do {
+		before = s->state;
+		progress = step(s);
+	} while (s->state != SESSION_CLOSED &&
+		 (progress || s->state != before));
 	if (s->state != SESSION_CLOSED) {
 		side_release_empty(&s->cli);
 		side_release_empty(&s->up);

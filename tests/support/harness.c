@@ -470,6 +470,16 @@ kill_reap(pid_t pid)
 	wait_bounded(pid, 5000);
 }
 
+int
+harness_wait_pid(pid_t pid, int timeout_ms)
+{
+	int status = wait_bounded(pid, timeout_ms);
+
+	if (status == -1)
+		kill_reap(pid);
+	return status;
+}
+
 /* ---- harness_run / curl -------------------------------------------- */
 
 struct run_io {
@@ -827,9 +837,9 @@ proxy_wait_up(struct harness_proxy *p, int64_t deadline)
 	while (harness_now_ms() < deadline) {
 		if (waitpid(p->pid, &status, WNOHANG) == p->pid) {
 			fprintf(stderr,
-				"harness: proxyd exited at start-up "
-				"(status 0x%x)\n",
-				status);
+			        "harness: proxyd exited at start-up "
+			        "(status 0x%x)\n",
+			        status);
 			proxy_unregister(p->pid);
 			p->pid = 0;
 			return -1;

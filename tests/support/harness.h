@@ -106,8 +106,8 @@ void harness_teardown(void);
 
 /* The test's private temporary folder (created on first use). */
 const char *harness_tmpdir(void);
-/* Writes data into the temp folder; returns the path (static buffer of the
- * caller's choosing: out, outlen). 0 or -1. */
+/* Writes data to NAME in the temp folder; its path goes into out.
+ * 0 or -1. */
 int harness_write_file(const char *name, const void *data, size_t len,
                        char *out, size_t outlen);
 /* A file of len pattern bytes (for uploads). 0 or -1. */
@@ -169,9 +169,10 @@ int harness_proxy_init(struct harness_proxy *p, const char *name,
 int harness_proxy_write_config(struct harness_proxy *p,
                                const struct harness_config *cfg);
 /* Starts `$PROXYD_BIN -f -c conf` and waits (bounded) until the port
- * accepts and the workers exist. 0 or -1 (logs shown). */
+ * accepts and the workers exist; from then on a failing HCHECK shows its
+ * logs.  0 or -1 (logs shown). */
 int harness_proxy_start(struct harness_proxy *p);
-/* init + start; also remembers p for failure reports. */
+/* init with the file prefix "proxyd", then start. */
 int harness_proxy_up(struct harness_proxy *p, const struct harness_config *c);
 /* Sends sig, waits up to timeout_ms for the exit, SIGKILL after that.
  * Returns the wait status, or -1 if it had to be killed. */
@@ -179,14 +180,14 @@ int harness_proxy_stop(struct harness_proxy *p, int sig, int timeout_ms);
 /* Waits up to timeout_ms for the proxy to exit by itself (after a signal
  * the test sent).  Wait status, or -1 on timeout (it keeps running). */
 int harness_proxy_wait_exit(struct harness_proxy *p, int timeout_ms);
-/* The error log and the captured stderr, NUL-terminated (truncated to
- * the last cap-1 bytes). Returns the length. */
+/* The tails of the error log (up to cap/2) and of the captured stderr,
+ * NUL-terminated.  Returns the length. */
 size_t harness_proxy_log(const struct harness_proxy *p, char *buf, size_t cap);
 void harness_proxy_dump_log(const struct harness_proxy *p);
 /* Fills pids with the worker processes (children of the master), sorted.
  * Returns how many, or -1. */
 int harness_proxy_workers(const struct harness_proxy *p, pid_t *pids, int max);
-/* Waits until exactly n workers are alive and none is in pids_old (pass
+/* Waits until exactly n workers are alive and none is in old (pass
  * NULL/0 to only count). 0 or -1 on timeout. */
 int harness_proxy_wait_workers(const struct harness_proxy *p, int n,
                                const pid_t *old, int nold, int timeout_ms);
@@ -198,6 +199,9 @@ int harness_children(pid_t pid, pid_t *pids, int max);
 /* A "Vm..." field of /proc/PID/status in kB, or -1. */
 long harness_proc_kb(pid_t pid, const char *field);
 int harness_pid_alive(pid_t pid);
+/* waitpid on a child, bounded: its status, or -1 (SIGKILLed and reaped)
+ * when it did not exit within timeout_ms. */
+int harness_wait_pid(pid_t pid, int timeout_ms);
 
 /* Runs a program to completion, bounded; stdout captured (or counted and
  * checked against the pattern), stderr captured. */

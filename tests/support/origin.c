@@ -74,7 +74,7 @@ struct origin_conn {
 
 struct origin_req {
 	char method[16];
-	const char *path; /* inside conn->head, NUL-terminated */
+	const char *path; /* in serve_one's scratch copy of the head */
 	size_t head_len;
 	int minor;
 	int keep_alive;
@@ -523,27 +523,19 @@ body_drain(struct origin_conn *c, struct origin_req *r)
 
 /* ---- responses ----------------------------------------------------- */
 
+static const char *const reasons[] = {
+        [200] = "OK",           [204] = "No Content",
+        [304] = "Not Modified", [400] = "Bad Request",
+        [404] = "Not Found",    [405] = "Method Not Allowed",
+};
+
 static const char *
 reason(int code)
 {
-	switch (code) {
-	case 200:
-		return "OK";
-	case 204:
-		return "No Content";
-	case 304:
-		return "Not Modified";
-	case 400:
-		return "Bad Request";
-	case 404:
-		return "Not Found";
-	case 405:
-		return "Method Not Allowed";
-	case 500:
-		return "Internal Server Error";
-	default:
-		return "Status";
-	}
+	if (code < (int)(sizeof(reasons) / sizeof(reasons[0])) &&
+	    reasons[code] != NULL)
+		return reasons[code];
+	return "Status";
 }
 
 /* A response head; length < 0 means none (the caller frames the body). */
@@ -763,12 +755,11 @@ dispatch(struct origin_conn *c, struct origin_req *r)
 	uint64_t n;
 
 	if (strcmp(p, "/echo") == 0 || strcmp(p, "/sink") == 0) {
-		if (!is_upload(r))
-			return body_drain(c, r) < 0 ? -1
-			                            : send_simple(c, r, 405,
-			                                          "POST or "
-			                                          "PUT\n");
-		return p[1] == 'e' ? do_echo(c, r) : do_sink(c, r);
+		if (is_upload(r))
+			return p[1] == 'e' ? do_echo(c, r) : do_sink(c, r);
+		if (body_drain(c, r) < 0)
+			return -1;
+		return send_simple(c, r, 405, "POST or PUT\n");
 	}
 	/* every other endpoint ignores a request body */
 	if (send_100(c, r) < 0 || body_drain(c, r) < 0)
