@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "tests/support/dnsd.h"
 #include "tests/support/harness.h"
 
 #define GIB (1ull << 30)
@@ -500,6 +501,41 @@ START_TEST(host_from_absolute_uri)
 }
 END_TEST
 
+START_TEST(name_from_resolver)
+{
+	static const struct dnsd_name names[] = {
+	        {"origin.test", {"127.0.0.1", NULL}, 60},
+	        {NULL, {NULL}, 0},
+	};
+	struct dnsd *d = dnsd_start(names);
+	struct harness_config cfg = {0};
+	struct harness_resp r;
+	char extra[64], v[128], want[64];
+
+	HCHECK(d != NULL, "test DNS server did not start");
+	snprintf(extra, sizeof(extra), "resolver = 127.0.0.1:%u\n",
+	         (unsigned)d->port);
+	cfg.proxyd_extra = extra;
+	HCHECK(harness_origin_start(&origin, 0) == 0, "origin did not start");
+	HCHECK(harness_proxy_up(&proxy, &cfg) == 0, "proxyd did not start");
+	HCHECK(harness_conn_open(&conn, proxy.port) == 0, "connect");
+	HCHECK(harness_conn_sendf(
+	               &conn,
+	               "GET http://origin.test:%d/headers HTTP/1.1\r\n"
+	               "Host: origin.test:%d\r\n\r\n",
+	               origin.port, origin.port) == 0,
+	       "send");
+	get_resp(&r, 0, 200);
+	snprintf(want, sizeof(want), "origin.test:%d", origin.port);
+	HCHECK(harness_head_value(r.body, "Host", v, sizeof(v)) &&
+	               strcmp(v, want) == 0,
+	       "origin saw Host other than %s:\n%s", want, r.body);
+	HCHECK(dnsd_queries(d) > 0, "proxyd never asked the test resolver");
+	harness_resp_free(&r);
+	dnsd_stop(d);
+}
+END_TEST
+
 /* ---- 1 GiB each way ------------------------------------------------ */
 
 START_TEST(download_1gib_bounded_rss)
@@ -569,6 +605,7 @@ forward_suite(void)
 	tcase_add_test(tc, xff_off_by_default);
 	tcase_add_test(tc, xff_on);
 	tcase_add_test(tc, host_from_absolute_uri);
+	tcase_add_test(tc, name_from_resolver);
 	suite_add_tcase(s, tc);
 
 	tcase_add_checked_fixture(big, NULL, harness_teardown);
