@@ -80,6 +80,17 @@ run(const struct shm_view *v, int argc, char **argv)
 static int
 known_option(const char *cmd, const char *opt)
 {
+	static const char *const commands[] = {
+		"stats", "workers", "rules", "top", "reload", "stop", NULL,
+	};
+	const char *const *c;
+
+	for (c = commands; *c && strcmp(*c, cmd) != 0; c++)
+		;
+	if (!*c) {
+		fprintf(stderr, "proxyctl: unknown command '%s'\n", cmd);
+		return 0;
+	}
 	if (!opt)
 		return 1;
 	if (strcmp(cmd, "stats") == 0)

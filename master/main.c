@@ -102,7 +102,7 @@ main(int argc, char **argv)
 	struct config *cfg;
 	struct options o = { 0 };
 	char err[1024];
-	int fds[CONFIG_MAX_LISTENS];
+	int fds[CONFIG_MAX_LISTENS], rc;
 	struct shm_segment shm = { 0 };
 	uid_t uid;
 	gid_t gid;
@@ -117,9 +117,13 @@ main(int argc, char **argv)
 		return 1;
 	}
 	if (o.test) {
-		printf("proxyd: %s: configuration is valid\n", o.config);
+		rc = master_lookup_user(cfg, &uid, &gid, err, sizeof(err));
+		if (rc < 0)
+			fprintf(stderr, "proxyd: %s\n", err);
+		else
+			printf("proxyd: %s: configuration is valid\n", o.config);
 		free(cfg);
-		return 0;
+		return rc < 0 ? 1 : 0;
 	}
 	log_set_level(cfg->log_level);
 	if (start(cfg, &o, fds, &uid, &gid, &shm) < 0) {

@@ -77,7 +77,7 @@ spawn(unsigned i)
 		.stats = shm_slot_counters(&m.shm, i),
 		.heartbeat = &shm_slot(&m.shm, i)->heartbeat,
 		.shm_base = m.shm.base, .shm_size = m.shm.size,
-		.uid = m.uid, .gid = m.gid,
+		.uid = m.uid, .gid = m.gid, .master_pid = getpid(),
 	};
 	pid_t pid = fork();
 
@@ -256,6 +256,23 @@ load_new(const char *path, struct config **out, int *fds, uid_t *uid,
 	return 0;
 }
 
+/* What the master itself takes from a new configuration; the workers
+ * take the rest by being new. */
+static void
+apply_master_settings(const struct config *old, const struct config *cfg)
+{
+	char err[512];
+
+	log_set_level(cfg->log_level);
+	if (!m.foreground && strcmp(old->error_log, cfg->error_log) != 0 &&
+	    log_open(cfg->error_log, err, sizeof(err)) < 0)
+		log_error("error_log: %s", err);
+	if (strcmp(old->pid_file, cfg->pid_file) != 0 ||
+	    strcmp(old->shm_file, cfg->shm_file) != 0)
+		log_warn("pid_file and shm_file changes take effect at the "
+			 "next restart");
+}
+
 static void
 reload(void)
 {
@@ -277,6 +294,7 @@ reload(void)
 	m.uid = uid;
 	m.gid = gid;
 	m.generation++;
+	apply_master_settings(old, cfg);
 	master_prepare_logs(cfg, uid, gid);
 	if (spawn_generation() < 0) {
 		log_error("reload: cannot start the new workers; keeping the "
@@ -407,6 +425,7 @@ master_run(struct config *cfg, const int *fds, uid_t uid, gid_t gid,
 	}
 	if (spawn_generation() < 0)
 		return 1;
+	master_daemon_ready();
 	while (!m.stopping || live_workers() > 0) {
 		wait_signals(sfd);
 		reap_children();

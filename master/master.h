@@ -28,6 +28,8 @@ void master_listeners_close_all(void);
 
 /* process.c: daemon, pid file, limits, users */
 int master_daemonize(char *err, size_t errlen);
+/* Lets the starter of a daemonized proxyd exit 0: we are serving. */
+void master_daemon_ready(void);
 int master_pidfile_write(const char *path, char *err, size_t errlen);
 void master_pidfile_remove(const char *path);
 /* Raises RLIMIT_NOFILE for max_connections, capping it if the host

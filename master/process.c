@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <poll.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,16 +22,52 @@
  * upstream connections, listeners, logs, DNS. */
 #define NOFILE_SPARE 1200
 
+/* The daemon tells the process that started it, through this pipe, that
+ * it is serving; until then the starter waits, so `proxyd` returns 0 only
+ * once proxyd really runs (init scripts rely on that). */
+static int ready_fd = -1;
+
+#define READY_WAIT_MS 30000
+
+static void __attribute__((noreturn))
+wait_ready(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	char c = 0;
+
+	if (poll(&p, 1, READY_WAIT_MS) == 1 && read(fd, &c, 1) == 1 &&
+	    c == 'R')
+		_exit(0);
+	fprintf(stderr, "proxyd: did not start (see the error log)\n");
+	_exit(1);
+}
+
+void
+master_daemon_ready(void)
+{
+	if (ready_fd < 0)
+		return;
+	if (write(ready_fd, "R", 1) != 1) {
+		/* the starter is gone; nothing to tell */
+	}
+	close(ready_fd);
+	ready_fd = -1;
+}
+
 int
 master_daemonize(char *err, size_t errlen)
 {
+	int fds[2], fd;
 	pid_t pid;
-	int fd;
 
-	if ((pid = fork()) < 0)
+	if (pipe2(fds, O_CLOEXEC) < 0 || (pid = fork()) < 0)
 		goto fail;
-	if (pid > 0)
-		_exit(0);
+	if (pid > 0) {
+		close(fds[1]);
+		wait_ready(fds[0]);
+	}
+	close(fds[0]);
+	ready_fd = fds[1];
 	if (setsid() < 0)
 		goto fail;
 	if ((pid = fork()) < 0)

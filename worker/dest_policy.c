@@ -23,8 +23,9 @@ v4_allowed(uint32_t a)
 static int
 v6_allowed(const struct in6_addr *a)
 {
+	/* fd00:ec2::254, AWS's IPv6 instance metadata service */
 	static const uint8_t ec2[16] = { 0xfd, 0x00, 0x0e, 0xc2, 0, 0, 0, 0,
-					 0,    0,    0,    0,    0, 0, 0, 0x54 };
+					 0,    0,    0,    0,    0, 0, 0x02, 0x54 };
 	uint32_t v4;
 
 	if (IN6_IS_ADDR_V4MAPPED(a)) {

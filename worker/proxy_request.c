@@ -82,17 +82,36 @@ choose_framing(struct session *s)
 		body_init(&s->reqb, BODY_NONE, BODY_NONE, 0);
 }
 
+/* Does a Via value name us as one of its hops?  Each hop is
+ * "protocol received-by [comment]", hops separated by commas; ours is
+ * "HOST (proxyd)" after the protocol. */
+static int
+names_us(const char *v, size_t len)
+{
+	const char *name = worker.via + 4;	/* past "1.1 " */
+	size_t n = strlen(name), i = 0;
+	const char *hit;
+
+	while (i + n <= len && (hit = memmem(v + i, len - i, name, n))) {
+		size_t at = (size_t)(hit - v), end = at + n;
+
+		if (at > 0 && v[at - 1] == ' ' &&
+		    (end == len || v[end] == ',' || v[end] == ' '))
+			return 1;
+		i = at + 1;
+	}
+	return 0;
+}
+
 /* Our own Via in the request: it went round and came back. */
 static int
 looped(struct session *s, const char *b)
 {
-	const char *name = worker.via + 4;	/* past "1.1 " */
 	const struct http_field *f;
-	size_t n = strlen(name);
 	unsigned from = 0;
 
 	while ((f = http_msg_field(&s->req, b, "via", &from)) != NULL)
-		if (memmem(b + f->value.off, f->value.len, name, n))
+		if (names_us(b + f->value.off, f->value.len))
 			return 1;
 	return 0;
 }

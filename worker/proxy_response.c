@@ -262,8 +262,17 @@ proxy_step(struct session *s)
 		return p;
 	p |= response_half(s);
 	if (p && s->state == SESSION_PROXYING)
-		session_set_timer(s, &worker.q_upstream_response);
+		proxy_arm_timer(s);
 	return p;
+}
+
+/* While the client still owes body bytes, a stall is the client's
+ * (client_idle); after that it is the origin's (upstream_response). */
+void
+proxy_arm_timer(struct session *s)
+{
+	session_set_timer(s, s->reqb.done ? &worker.q_upstream_response
+					  : &worker.q_client_idle);
 }
 
 void

@@ -6,6 +6,7 @@
 #include "worker/session.h"
 
 #include <stdlib.h>
+#include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -110,6 +111,7 @@ session_next_request(struct session *s)
 	s->cli.nread = s->cli.in ? buf_len(s->cli.in) : 0;
 	s->cli.nwritten = 0;
 	s->addr_next = s->addrs.n = 0;
+	memset(&s->up_addr, 0, sizeof(s->up_addr));
 	session_set_timer(s, &worker.q_client_idle);
 }
 

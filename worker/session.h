@@ -47,6 +47,7 @@ int proxy_send_request_head(struct session *s);
 
 /* proxy_response.c */
 int proxy_step(struct session *s);
+void proxy_arm_timer(struct session *s);
 void proxy_timeout(struct session *s);
 
 /* http_head.c */

@@ -26,7 +26,7 @@ connected(struct session *s)
 		return;
 	}
 	s->state = SESSION_PROXYING;
-	session_set_timer(s, &worker.q_upstream_response);
+	proxy_arm_timer(s);
 	(void)proxy_send_request_head(s);
 }
 
@@ -75,6 +75,9 @@ upstream_start(struct session *s)
 	int fd;
 
 	if (!s->tunnel && (fd = upstream_pool_take(s->pool_key)) >= 0) {
+		socklen_t len = sizeof(s->up_addr);
+
+		(void)getpeername(fd, (struct sockaddr *)&s->up_addr, &len);
 		if (side_attach(&s->up, fd, s) == 0) {
 			STATS_INC(upstream_reuses);
 			s->up_reused = 1;

@@ -241,7 +241,9 @@ reopen_logs(void)
 {
 	char err[512];
 
-	if (log_open(worker.cfg->error_log, err, sizeof(err)) < 0 ||
+	/* In the foreground the error log is the terminal: keep it. */
+	if ((log_fd() != STDERR_FILENO &&
+	     log_open(worker.cfg->error_log, err, sizeof(err)) < 0) ||
 	    access_log_open(worker.cfg->access_log, err, sizeof(err)) < 0)
 		log_error("reopening logs: %s", err);
 }
@@ -287,10 +289,13 @@ worker_main(const struct worker_heritage *h)
 
 	snprintf(role, sizeof(role), "worker %u", h->slot);
 	log_set_role(role);
-	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	init_signals(&wait_mask);
 	init_worker(h);
 	drop_privileges(h);
+	/* After setuid, which clears it: die with the master. */
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() != h->master_pid)
+		finish(1);
 	while (!got_term) {
 		if (event_run_once(&wait_mask) < 0) {
 			log_error("epoll: %s", strerror(errno));

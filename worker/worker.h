@@ -23,6 +23,7 @@ struct worker_heritage {
 	uint64_t *heartbeat;		/* unix ms, in this worker's slot */
 	const void *shm_base;		/* the whole segment, for [admin] */
 	size_t shm_size;
+	pid_t master_pid;
 	uid_t uid;			/* to switch to when root; 0 = stay */
 	gid_t gid;
 };

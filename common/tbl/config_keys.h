@@ -53,7 +53,7 @@ CONFIG_KEY(proxyd, config, log_level, log_level, "", "", "info",
 	"Least severe error-log lines kept: error, warn, info, debug")
 CONFIG_KEY(proxyd, config, access_log, access_log, "1", "",
 	"/var/log/proxyd/access.log",
-	"Access log, one line per request: a file, or off")
+	"Access log, one line per request: a file, stderr, or off")
 CONFIG_KEY(proxyd, config, resolver, resolver, "", "", "",
 	"DNS server IP[:PORT] or [IPv6]:PORT; empty = /etc/resolv.conf")
 CONFIG_KEY(proxyd, config, max_connections, uint, "1", "1000000", "4096",
