@@ -40,6 +40,7 @@ struct config_listen {
 	uint16_t connect_ports[CONFIG_MAX_PORTS]; /* connect_ports = 443 */
 	unsigned n_connect_ports;
 	int x_forwarded_for;		/* x_forwarded_for = off */
+	int allow_loopback;		/* allow_loopback = off */
 	int line;			/* line of the [listen] header */
 };
 

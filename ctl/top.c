@@ -32,17 +32,23 @@ raw_mode(int on)
 	}
 }
 
-/* Waits up to a second for a key; 1 if it was 'q' (or stdin ended). */
+/* Waits a second for a key; 1 if it was 'q' or the terminal went away.
+ * Without a terminal (cron, ssh -n) there is no key to wait for: just
+ * wait the second, so the view refreshes at its pace, never spinning. */
 static int
 quit_key(void)
 {
 	struct pollfd p = { .fd = STDIN_FILENO, .events = POLLIN };
 	char c;
 
+	if (!isatty(STDIN_FILENO)) {
+		poll(NULL, 0, 1000);
+		return 0;
+	}
 	if (poll(&p, 1, 1000) <= 0)
 		return 0;
 	if (read(STDIN_FILENO, &c, 1) <= 0)
-		return !isatty(STDIN_FILENO) ? 0 : 1;
+		return 1;
 	return c == 'q' || c == 'Q';
 }
 

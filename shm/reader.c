@@ -111,7 +111,8 @@ shm_attach(struct shm_view *v, const char *path, char *err, size_t errlen)
 	int fd;
 
 	memset(v, 0, sizeof(*v));
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+	/* O_NONBLOCK: a FIFO put in its place must not hang the reader. */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) < 0) {
 		open_error(path, err, errlen);
 		return -1;
 	}

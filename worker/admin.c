@@ -114,7 +114,6 @@ admin_request(struct session *s)
 	s->cli.out = b;
 	s->status = 200;
 	s->resp_started = 1;
-	http_count_status(200);
 	access_log_write(s);
 	session_end(s);
 }

@@ -1,7 +1,9 @@
 /*
  * Destinations a forward proxy refuses whatever the rules say: cloud
  * metadata services (which hand out credentials to anything on the host),
- * link-local and unspecified addresses; and CONNECT ports not listed.
+ * link-local and unspecified addresses, this host's loopback unless the
+ * listener allows it (services bound to 127.0.0.1 trust their callers);
+ * and CONNECT ports not listed.
  */
 #include "worker/session.h"
 
@@ -37,9 +39,30 @@ v6_allowed(const struct in6_addr *a)
 	return memcmp(a->s6_addr, ec2, sizeof(ec2)) != 0;
 }
 
-int
-dest_policy_allowed(const struct sockaddr *sa)
+static int
+loopback(const struct sockaddr *sa)
 {
+	const struct in6_addr *a6;
+	uint32_t v4;
+
+	if (sa->sa_family == AF_INET)
+		return (ntohl(((const struct sockaddr_in *)(const void *)sa)
+				      ->sin_addr.s_addr) >>
+			24) == 127;
+	a6 = &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
+	if (IN6_IS_ADDR_V4MAPPED(a6)) {
+		memcpy(&v4, &a6->s6_addr[12], 4);
+		return (ntohl(v4) >> 24) == 127;
+	}
+	return IN6_IS_ADDR_LOOPBACK(a6);
+}
+
+int
+dest_policy_allowed(const struct config_listen *l, const struct sockaddr *sa)
+{
+	if ((sa->sa_family == AF_INET || sa->sa_family == AF_INET6) &&
+	    loopback(sa) && !l->allow_loopback)
+		return 0;
 	if (sa->sa_family == AF_INET)
 		return v4_allowed(ntohl(((const struct sockaddr_in *)(const void *)sa)
 						->sin_addr.s_addr));

@@ -14,13 +14,24 @@ static const char *
 explanation(unsigned status)
 {
 	switch (status) {
-#define HTTP_ERROR(code, counter, text) \
-	case code:                      \
-		STATS_INC(counter);     \
+#define HTTP_ERROR(code, counter, text)                                        \
+	case code:                                                             \
 		return text;
 #include "common/tbl/http_errors.h"
 	}
 	return "The proxy could not complete the request.";
+}
+
+static void
+count_error(unsigned status)
+{
+	switch (status) {
+#define HTTP_ERROR(code, counter, text)                                        \
+	case code:                                                             \
+		STATS_INC(counter);                                            \
+		break;
+#include "common/tbl/http_errors.h"
+	}
 }
 
 void
@@ -87,7 +98,10 @@ http_error_send(struct session *s, unsigned status, const char *why)
 	(void)write_page(out, status, text);
 	s->status = status;
 	s->resp_started = 1;
-	http_count_status(status);
+	if (session_counted(s)) {
+		count_error(status);
+		http_count_status(status);
+	}
 	access_log_write(s);
 	session_end(s);
 }

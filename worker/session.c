@@ -81,8 +81,10 @@ session_accept(int fd, const struct sockaddr_storage *peer,
 	}
 	list_add(&live, s);
 	worker.sessions++;
-	STATS_INC(conn_accepted);
-	STATS_INC(conn_active);
+	if (session_counted(s)) {
+		STATS_INC(conn_accepted);
+		STATS_INC(conn_active);
+	}
 	session_next_request(s);
 	/* A new connection gets client_header to send its first request. */
 	session_set_timer(s, &worker.q_client_header);
@@ -133,7 +135,8 @@ session_close(struct session *s)
 	list_del(&live, s);
 	list_add(&dead, s);
 	worker.sessions--;
-	STATS_DEC(conn_active);
+	if (session_counted(s))
+		STATS_DEC(conn_active);
 	worker_session_closed();
 }
 

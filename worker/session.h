@@ -8,6 +8,13 @@
 
 #include "worker/session-t.h"
 
+/* Traffic counters count proxied traffic, not metrics scrapes. */
+static inline int
+session_counted(const struct session *s)
+{
+	return s->listen->mode != LISTEN_ADMIN;
+}
+
 /* session.c: life cycle and the run loop */
 struct session *session_accept(int fd, const struct sockaddr_storage *peer,
 			       const struct config_listen *l);
@@ -78,7 +85,8 @@ int tunnel_step(struct session *s);
 void tunnel_close_pipes(struct session *s);
 
 /* dest_policy.c */
-int dest_policy_allowed(const struct sockaddr *sa);
+int dest_policy_allowed(const struct config_listen *l,
+			const struct sockaddr *sa);
 int dest_policy_port_allowed(const struct config_listen *l, uint16_t port);
 
 /* admin.c */

@@ -37,7 +37,8 @@ keep_allowed(struct session *s, const struct dns_addrs *a)
 
 	s->addrs.n = 0;
 	for (i = 0; i < a->n; i++) {
-		if (!dest_policy_allowed((const struct sockaddr *)&a->addr[i]))
+		if (!dest_policy_allowed(s->listen,
+					 (const struct sockaddr *)&a->addr[i]))
 			continue;
 		s->addrs.addr[s->addrs.n] = a->addr[i];
 		s->addrs.len[s->addrs.n++] = a->len[i];

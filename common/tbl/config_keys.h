@@ -98,6 +98,8 @@ CONFIG_KEY(listen, config_listen, connect_ports, ports, "", "", "443",
 	"Ports CONNECT may reach, comma-separated")
 CONFIG_KEY(listen, config_listen, x_forwarded_for, bool, "", "", "off",
 	"Add X-Forwarded-For with the client's address: on or off")
+CONFIG_KEY(listen, config_listen, allow_loopback, bool, "", "", "off",
+	"Let clients reach this host's loopback (127/8, ::1): on or off")
 /* clang-format on */
 
 #undef CONFIG_SECTION

@@ -1,21 +1,20 @@
 /*
- * Integration test kit (see harness.h): child processes, their files, a
- * raw HTTP/1.1 client and a curl runner.  Everything here is bounded in
- * time, because a hung test teaches nothing; and only ever talks to
- * 127.0.0.1, because tests must not depend on the network.
+ * Integration test kit (see harness.h), the core: the temp folder and its
+ * files, loopback ports, starting and stopping proxyd and the origin, and
+ * what a failing test shows.  Processes and curl are in harness_proc.c, the
+ * raw HTTP client in harness_http.c.  Everything here is bounded in time,
+ * because a hung test teaches nothing; and only ever talks to 127.0.0.1,
+ * because tests must not depend on the network.
  */
 #include <check.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -28,6 +27,7 @@
 #include <sys/wait.h>
 
 #include "tests/support/harness.h"
+#include "tests/support/harness_int.h"
 
 #define MAX_PROXIES 8
 #define MAX_ORIGINS 8
@@ -60,14 +60,6 @@ harness_sleep_ms(int ms)
 		;
 }
 
-static int
-left_ms(int64_t deadline)
-{
-	int64_t d = deadline - harness_now_ms();
-
-	return d < 0 ? 0 : (int)d;
-}
-
 int
 harness_pattern_check(const char *buf, size_t len, uint64_t off)
 {
@@ -84,12 +76,6 @@ harness_pattern_check(const char *buf, size_t len, uint64_t off)
 		off += n;
 	}
 	return 0;
-}
-
-int
-harness_pid_alive(pid_t pid)
-{
-	return pid > 0 && kill(pid, 0) == 0;
 }
 
 /* ---- files --------------------------------------------------------- */
@@ -239,8 +225,8 @@ harness_free_port(void)
 
 /* Non-blocking connect bounded by timeout_ms; the fd comes back blocking,
  * with send/receive timeouts so no single call can hang a test. */
-static int
-connect_port(int port, int timeout_ms)
+int
+harness_connect_port(int port, int timeout_ms)
 {
 	struct timeval tv = {HARNESS_WAIT_MS / 1000, 0};
 	struct sockaddr_in sa;
@@ -275,7 +261,7 @@ harness_wait_port(int port, int timeout_ms)
 	int fd;
 
 	do {
-		fd = connect_port(port, 500);
+		fd = harness_connect_port(port, 500);
 		if (fd >= 0) {
 			close(fd);
 			return 0;
@@ -283,371 +269,6 @@ harness_wait_port(int port, int timeout_ms)
 		harness_sleep_ms(20);
 	} while (harness_now_ms() < deadline);
 	return -1;
-}
-
-/* ---- processes ----------------------------------------------------- */
-
-/* fork + exec with the given stdio; the child dies with the test. */
-static pid_t
-spawn(const char *const *argv, int in, int out, int err)
-{
-	pid_t parent = getpid(), pid = fork();
-	sigset_t none;
-
-	if (pid != 0)
-		return pid;
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (getppid() != parent)
-		_exit(127);
-	if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0)
-		_exit(127);
-	close_range(3, ~0u, 0);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	signal(SIGPIPE, SIG_DFL);
-	execvp(argv[0], (char *const *)(uintptr_t)argv);
-	fprintf(stderr, "harness: exec %s: %s\n", argv[0], strerror(errno));
-	_exit(127);
-}
-
-static int
-pid_cmp(const void *a, const void *b)
-{
-	pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;
-
-	return (x > y) - (x < y);
-}
-
-/* Fields of /proc/PID/stat after the command: state and ppid. */
-static int
-proc_stat(pid_t pid, char *state, pid_t *ppid)
-{
-	char path[64], buf[512], *p;
-	int fd, n, pp;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	n = (int)read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	p = strrchr(buf, ')');
-	if (p == NULL || sscanf(p + 1, " %c %d", state, &pp) != 2)
-		return -1;
-	*ppid = pp;
-	return 0;
-}
-
-/* Adds the live (not zombie) pids of a children file to pids. */
-static int
-add_children(const char *path, pid_t *pids, int n, int max)
-{
-	char buf[8192], *p, *end, st;
-	pid_t pp;
-	long v;
-	int fd = open(path, O_RDONLY | O_CLOEXEC), len;
-
-	if (fd < 0)
-		return -1;
-	len = (int)read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (len < 0)
-		return -1;
-	buf[len] = '\0';
-	for (p = buf; n < max; p = end) {
-		v = strtol(p, &end, 10);
-		if (end == p)
-			break;
-		if (proc_stat((pid_t)v, &st, &pp) == 0 && st != 'Z')
-			pids[n++] = (pid_t)v;
-	}
-	return n;
-}
-
-/* The slow way, when the kernel lacks CONFIG_PROC_CHILDREN. */
-static int
-scan_children(pid_t parent, pid_t *pids, int max)
-{
-	DIR *d = opendir("/proc");
-	struct dirent *e;
-	pid_t pp;
-	char st;
-	long v;
-	int n = 0;
-
-	if (d == NULL)
-		return -1;
-	while (n < max && (e = readdir(d)) != NULL) {
-		v = strtol(e->d_name, NULL, 10);
-		if (v > 0 && proc_stat((pid_t)v, &st, &pp) == 0 &&
-		    pp == parent && st != 'Z')
-			pids[n++] = (pid_t)v;
-	}
-	closedir(d);
-	return n;
-}
-
-int
-harness_children(pid_t pid, pid_t *pids, int max)
-{
-	char path[64];
-	DIR *d;
-	struct dirent *e;
-	int n = 0, k;
-
-	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
-	d = opendir(path);
-	if (d == NULL)
-		return -1;
-	/* children are listed under the thread that forked them */
-	while ((e = readdir(d)) != NULL && n >= 0) {
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "/proc/%d/task/%.16s/children",
-		         (int)pid, e->d_name);
-		k = add_children(path, pids, n, max);
-		n = k < 0 ? -1 : k;
-	}
-	closedir(d);
-	if (n < 0)
-		n = scan_children(pid, pids, max);
-	if (n > 0)
-		qsort(pids, (size_t)n, sizeof(*pids), pid_cmp);
-	return n;
-}
-
-long
-harness_proc_kb(pid_t pid, const char *field)
-{
-	char path[64], line[256];
-	size_t flen = strlen(field);
-	long kb = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	f = fopen(path, "re");
-	if (f == NULL)
-		return -1;
-	while (fgets(line, sizeof(line), f) != NULL)
-		if (strncmp(line, field, flen) == 0 && line[flen] == ':') {
-			kb = strtol(line + flen + 1, NULL, 10);
-			break;
-		}
-	fclose(f);
-	return kb;
-}
-
-/* waitpid bounded by timeout_ms: the status, or -1 if still running. */
-static int
-wait_bounded(pid_t pid, int timeout_ms)
-{
-	int64_t deadline = harness_now_ms() + timeout_ms;
-	int status;
-	pid_t r;
-
-	for (;;) {
-		r = waitpid(pid, &status, WNOHANG);
-		if (r == pid)
-			return status;
-		if (r < 0 && errno != EINTR)
-			return -1;
-		if (harness_now_ms() >= deadline)
-			return -1;
-		harness_sleep_ms(5);
-	}
-}
-
-/* SIGKILL and reap: for children that must not outlive a test. */
-static void
-kill_reap(pid_t pid)
-{
-	if (pid <= 0)
-		return;
-	kill(pid, SIGKILL);
-	wait_bounded(pid, 5000);
-}
-
-int
-harness_wait_pid(pid_t pid, int timeout_ms)
-{
-	int status = wait_bounded(pid, timeout_ms);
-
-	if (status == -1)
-		kill_reap(pid);
-	return status;
-}
-
-/* ---- harness_run / curl -------------------------------------------- */
-
-struct run_io {
-	struct harness_run *r;
-	size_t cap;
-	uint64_t fed;
-	size_t err_len;
-};
-
-static void
-run_got_out(struct run_io *io, const char *buf, size_t n)
-{
-	struct harness_run *r = io->r;
-	size_t keep = r->out_len + n > io->cap ? io->cap - r->out_len : n;
-
-	if (r->check_pattern && r->pattern_ok &&
-	    harness_pattern_check(buf, n, r->out_total) < 0)
-		r->pattern_ok = 0;
-	memcpy(r->out + r->out_len, buf, keep);
-	r->out_len += keep;
-	r->out[r->out_len] = '\0';
-	r->out_total += n;
-}
-
-/* One round of the child's pipes; returns how many are still open. */
-static int
-run_pump(struct run_io *io, struct pollfd *pfd, int timeout_ms)
-{
-	struct harness_run *r = io->r;
-	char buf[65536];
-	size_t n;
-	ssize_t k;
-	int i, open = 0;
-
-	if (poll(pfd, 3, timeout_ms) < 0 && errno != EINTR)
-		return -1;
-	for (i = 0; i < 3; i++) {
-		if (pfd[i].fd < 0 || pfd[i].revents == 0)
-			continue;
-		if (i == 0) {
-			n = r->stdin_pattern - io->fed < sizeof(buf)
-			            ? (size_t)(r->stdin_pattern - io->fed)
-			            : sizeof(buf);
-			harness_pattern_fill(buf, n, io->fed);
-			k = write(pfd[0].fd, buf, n);
-			if (k > 0)
-				io->fed += (uint64_t)k;
-			if (k < 0 || io->fed == r->stdin_pattern) {
-				close(pfd[0].fd);
-				pfd[0].fd = -1;
-			}
-			continue;
-		}
-		k = read(pfd[i].fd, buf, sizeof(buf));
-		if (k <= 0) {
-			close(pfd[i].fd);
-			pfd[i].fd = -1;
-		} else if (i == 1) {
-			run_got_out(io, buf, (size_t)k);
-		} else {
-			n = sizeof(r->err) - 1 - io->err_len;
-			n = (size_t)k < n ? (size_t)k : n;
-			memcpy(r->err + io->err_len, buf, n);
-			io->err_len += n;
-			r->err[io->err_len] = '\0';
-		}
-	}
-	for (i = 0; i < 3; i++)
-		open += pfd[i].fd >= 0;
-	return open;
-}
-
-static int
-run_pipes(int in[2], int out[2], int err[2], int feed)
-{
-	in[0] = in[1] = -1;
-	if (pipe2(out, O_CLOEXEC) < 0)
-		return -1;
-	if (pipe2(err, O_CLOEXEC) < 0)
-		return -1;
-	if (feed)
-		return pipe2(in, O_CLOEXEC);
-	in[0] = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	return in[0] < 0 ? -1 : 0;
-}
-
-int
-harness_run(struct harness_run *r)
-{
-	static struct run_io io;
-	struct pollfd pfd[3];
-	int in[2], out[2], err[2], status, timeout = r->timeout_ms;
-	int64_t deadline;
-	pid_t pid;
-
-	memset(&io, 0, sizeof(io));
-	io.r = r;
-	io.cap = r->out_cap > 0 ? r->out_cap : 1u << 20;
-	r->code = -1;
-	r->timed_out = 0;
-	r->out_len = 0;
-	r->out_total = 0;
-	r->pattern_ok = 1;
-	r->err[0] = '\0';
-	r->out = malloc(io.cap + 1);
-	if (r->out == NULL || run_pipes(in, out, err, r->stdin_pattern > 0))
-		return -1;
-	r->out[0] = '\0';
-	pid = spawn(r->argv, in[0], out[1], err[1]);
-	close(in[0]);
-	close(out[1]);
-	close(err[1]);
-	if (pid < 0)
-		return -1;
-	pfd[0] = (struct pollfd){in[1], POLLOUT, 0};
-	pfd[1] = (struct pollfd){out[0], POLLIN, 0};
-	pfd[2] = (struct pollfd){err[0], POLLIN, 0};
-	deadline = harness_now_ms() + (timeout > 0 ? timeout : 60000);
-	while (run_pump(&io, pfd, left_ms(deadline)) > 0)
-		if (harness_now_ms() >= deadline) {
-			r->timed_out = 1;
-			kill(pid, SIGKILL);
-			break;
-		}
-	for (int i = 0; i < 3; i++)
-		if (pfd[i].fd >= 0)
-			close(pfd[i].fd);
-	status = wait_bounded(pid, r->timed_out ? 5000 : left_ms(deadline));
-	if (status == -1) {
-		r->timed_out = 1;
-		kill_reap(pid);
-	} else if (WIFEXITED(status)) {
-		r->code = WEXITSTATUS(status);
-	}
-	return r->timed_out ? -1 : 0;
-}
-
-void
-harness_run_free(struct harness_run *r)
-{
-	free(r->out);
-	r->out = NULL;
-}
-
-int
-harness_curl(struct harness_run *r, int max_time_s, ...)
-{
-	const char *argv[64];
-	char max[16];
-	va_list ap;
-	int n = 0, rc;
-
-	snprintf(max, sizeof(max), "%d", max_time_s);
-	argv[n++] = "curl";
-	argv[n++] = "-sS";
-	argv[n++] = "--max-time";
-	argv[n++] = max;
-	va_start(ap, max_time_s);
-	while (n < 63 && (argv[n] = va_arg(ap, const char *)) != NULL)
-		n++;
-	va_end(ap);
-	argv[n] = NULL;
-	r->argv = argv;
-	if (r->timeout_ms == 0)
-		r->timeout_ms = (max_time_s + 10) * 1000;
-	rc = harness_run(r);
-	r->argv = NULL;
-	return rc;
 }
 
 /* ---- the origin ---------------------------------------------------- */
@@ -708,7 +329,7 @@ harness_origin_start(struct harness_origin *o, int tls)
 	argv[3] = tls ? "-t" : NULL;
 	argv[4] = NULL;
 	o->tls = tls;
-	o->pid = spawn(argv, null, 2, 2);
+	o->pid = harness_spawn(argv, null, 2, 2);
 	close(null);
 	while (o->pid > 0 && harness_now_ms() < deadline) {
 		o->port = read_port_file(port_file);
@@ -721,7 +342,7 @@ harness_origin_start(struct harness_origin *o, int tls)
 		harness_sleep_ms(10);
 	}
 	fprintf(stderr, "harness: origin %s did not start\n", argv[0]);
-	kill_reap(o->pid);
+	harness_kill_reap(o->pid);
 	o->pid = 0;
 	return -1;
 }
@@ -734,8 +355,8 @@ harness_origin_stop(struct harness_origin *o)
 	if (o->pid <= 0)
 		return;
 	kill(o->pid, SIGTERM);
-	if (wait_bounded(o->pid, 5000) == -1)
-		kill_reap(o->pid);
+	if (harness_wait_bounded(o->pid, 5000) == -1)
+		harness_kill_reap(o->pid);
 	for (i = 0; i < MAX_ORIGINS; i++)
 		if (origins[i].pid == o->pid)
 			origins[i].pid = 0;
@@ -778,6 +399,7 @@ harness_proxy_write_config(struct harness_proxy *p,
 	             "[proxyd]\nworkers = %u\npid_file = %s\nshm_file = %s\n"
 	             "error_log = %s\naccess_log = %s\nlog_level = %s\n%s\n"
 	             "[listen main]\naddress = 127.0.0.1:%d\nmode = forward\n"
+	             "allow_loopback = on\n"
 	             "%s\n%s%s",
 	             p->workers, p->pid_file, p->shm_file, p->error_log,
 	             p->access_log, cfg->log_level ? cfg->log_level : "info",
@@ -844,7 +466,7 @@ proxy_wait_up(struct harness_proxy *p, int64_t deadline)
 			p->pid = 0;
 			return -1;
 		}
-		if (!up && (fd = connect_port(p->port, 200)) >= 0) {
+		if (!up && (fd = harness_connect_port(p->port, 200)) >= 0) {
 			close(fd);
 			up = 1;
 		}
@@ -869,7 +491,7 @@ harness_proxy_start(struct harness_proxy *p)
 
 	if (null < 0 || log < 0)
 		return -1;
-	p->pid = spawn(argv, null, log, log);
+	p->pid = harness_spawn(argv, null, log, log);
 	close(null);
 	close(log);
 	if (p->pid < 0)
@@ -879,7 +501,7 @@ harness_proxy_start(struct harness_proxy *p)
 		return 0;
 	harness_proxy_dump_log(p);
 	if (p->pid > 0) {
-		kill_reap(p->pid);
+		harness_kill_reap(p->pid);
 		proxy_unregister(p->pid);
 	}
 	p->pid = 0;
@@ -901,7 +523,7 @@ harness_proxy_wait_exit(struct harness_proxy *p, int timeout_ms)
 
 	if (p->pid <= 0)
 		return -1;
-	status = wait_bounded(p->pid, timeout_ms);
+	status = harness_wait_bounded(p->pid, timeout_ms);
 	if (status != -1) {
 		proxy_unregister(p->pid);
 		p->pid = 0;
@@ -923,7 +545,7 @@ harness_proxy_stop(struct harness_proxy *p, int sig, int timeout_ms)
 		        "harness: proxyd %d ignored signal %d for "
 		        "%d ms; killed\n",
 		        (int)p->pid, sig, timeout_ms);
-		kill_reap(p->pid);
+		harness_kill_reap(p->pid);
 		proxy_unregister(p->pid);
 		p->pid = 0;
 	}
@@ -999,10 +621,10 @@ harness_on_failure(const char *expr, const char *file, int line)
 	for (i = 0; i < MAX_PROXIES; i++)
 		if (proxies[i].pid > 0) {
 			harness_proxy_dump_log(&proxies[i]);
-			kill_reap(proxies[i].pid);
+			harness_kill_reap(proxies[i].pid);
 		}
 	for (i = 0; i < MAX_ORIGINS; i++)
-		kill_reap(origins[i].pid);
+		harness_kill_reap(origins[i].pid);
 }
 
 void
@@ -1018,374 +640,6 @@ harness_teardown(void)
 	if (tmpdir[0] != '\0')
 		nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 	tmpdir[0] = '\0';
-}
-
-/* ---- raw-socket client --------------------------------------------- */
-
-int
-harness_conn_open(struct harness_conn *c, int port)
-{
-	c->len = c->pos = 0;
-	c->fd = connect_port(port, HARNESS_WAIT_MS);
-	return c->fd < 0 ? -1 : 0;
-}
-
-void
-harness_conn_close(struct harness_conn *c)
-{
-	if (c->fd >= 0)
-		close(c->fd);
-	c->fd = -1;
-}
-
-int
-harness_conn_send(struct harness_conn *c, const void *data, size_t len)
-{
-	const char *p = data;
-	ssize_t n;
-
-	while (len > 0) {
-		n = send(c->fd, p, len, MSG_NOSIGNAL);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-int
-harness_conn_sendf(struct harness_conn *c, const char *fmt, ...)
-{
-	char buf[65536];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= sizeof(buf))
-		return -1;
-	return harness_conn_send(c, buf, (size_t)n);
-}
-
-/* Reads more bytes into c->buf before the deadline: >0, 0 on EOF (or a
- * reset), -1 on timeout or a full buffer. */
-static ssize_t
-conn_fill(struct harness_conn *c, int64_t deadline)
-{
-	struct pollfd pfd = {c->fd, POLLIN, 0};
-	ssize_t n;
-
-	if (c->pos > 0) {
-		memmove(c->buf, c->buf + c->pos, c->len - c->pos);
-		c->len -= c->pos;
-		c->pos = 0;
-	}
-	if (c->len == sizeof(c->buf))
-		return -1;
-	for (;;) {
-		if (poll(&pfd, 1, left_ms(deadline)) == 0)
-			return -1;
-		n = recv(c->fd, c->buf + c->len, sizeof(c->buf) - c->len, 0);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno != ECONNRESET)
-			return -1;
-		if (n <= 0)
-			return 0;
-		c->len += (size_t)n;
-		return n;
-	}
-}
-
-static void resp_error(struct harness_resp *r, const char *fmt, ...)
-        __attribute__((format(printf, 2, 3)));
-
-static void
-resp_error(struct harness_resp *r, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(r->error, sizeof(r->error), fmt, ap);
-	va_end(ap);
-}
-
-static void
-resp_append(struct harness_resp *r, const char *data, size_t n)
-{
-	size_t keep = n, cap;
-	char *b;
-
-	r->body_total += n;
-	if (r->body_len + keep > HARNESS_BODY_CAP)
-		keep = HARNESS_BODY_CAP - r->body_len;
-	cap = 4096;
-	while (cap < r->body_len + keep + 1)
-		cap *= 2;
-	b = realloc(r->body, cap);
-	if (b == NULL)
-		return;
-	r->body = b;
-	memcpy(r->body + r->body_len, data, keep);
-	r->body_len += keep;
-	r->body[r->body_len] = '\0';
-}
-
-static int
-read_head(struct harness_conn *c, struct harness_resp *r, int64_t deadline)
-{
-	char *end;
-	size_t n;
-	ssize_t k;
-
-	for (;;) {
-		end = memmem(c->buf + c->pos, c->len - c->pos, "\r\n\r\n", 4);
-		if (end != NULL)
-			break;
-		k = conn_fill(c, deadline);
-		if (k <= 0) {
-			resp_error(r, "%s after %zu bytes of head",
-			           k == 0 ? "closed" : "timed out",
-			           c->len - c->pos);
-			return -1;
-		}
-	}
-	n = (size_t)(end + 4 - (c->buf + c->pos));
-	if (n >= sizeof(r->head)) {
-		resp_error(r, "head of %zu bytes", n);
-		return -1;
-	}
-	memcpy(r->head, c->buf + c->pos, n);
-	r->head[n] = '\0';
-	r->head_len = n;
-	c->pos += n;
-	if (sscanf(r->head, "HTTP/1.%d %3d", &r->minor, &r->status) != 2) {
-		resp_error(r, "bad status line: %.80s", r->head);
-		return -1;
-	}
-	return 0;
-}
-
-/* Exactly n bytes of body (n may be huge: not all kept). */
-static int
-read_len(struct harness_conn *c, struct harness_resp *r, uint64_t n,
-         int64_t deadline)
-{
-	size_t k;
-
-	while (n > 0) {
-		if (c->pos == c->len && conn_fill(c, deadline) <= 0) {
-			resp_error(r, "body ended %llu bytes short",
-			           (unsigned long long)n);
-			return -1;
-		}
-		k = c->len - c->pos < n ? c->len - c->pos : (size_t)n;
-		resp_append(r, c->buf + c->pos, k);
-		c->pos += k;
-		n -= k;
-	}
-	return 0;
-}
-
-/* A CRLF-ended line, NUL-terminated in place; NULL on error. */
-static char *
-read_line(struct harness_conn *c, int64_t deadline)
-{
-	char *nl, *line;
-
-	while ((nl = memchr(c->buf + c->pos, '\n', c->len - c->pos)) == NULL)
-		if (c->len - c->pos > 4096 || conn_fill(c, deadline) <= 0)
-			return NULL;
-	line = c->buf + c->pos;
-	if (nl == line || nl[-1] != '\r')
-		return NULL;
-	nl[-1] = '\0';
-	c->pos = (size_t)(nl + 1 - c->buf);
-	return line;
-}
-
-static int
-read_chunked(struct harness_conn *c, struct harness_resp *r, int64_t deadline)
-{
-	unsigned long long size;
-	char *line, *end;
-
-	for (;;) {
-		line = read_line(c, deadline);
-		if (line == NULL) {
-			resp_error(r, "bad or missing chunk-size line");
-			return -1;
-		}
-		size = strtoull(line, &end, 16);
-		if (end == line || (*end != '\0' && *end != ';')) {
-			resp_error(r, "bad chunk-size line: %.40s", line);
-			return -1;
-		}
-		if (size == 0)
-			break;
-		if (read_len(c, r, size, deadline) < 0)
-			return -1;
-		line = read_line(c, deadline);
-		if (line == NULL || line[0] != '\0') {
-			resp_error(r, "chunk data not followed by CRLF");
-			return -1;
-		}
-	}
-	do /* trailers */
-		line = read_line(c, deadline);
-	while (line != NULL && line[0] != '\0');
-	if (line == NULL)
-		resp_error(r, "bad chunked trailer section");
-	return line == NULL ? -1 : 0;
-}
-
-static int
-read_to_close(struct harness_conn *c, struct harness_resp *r, int64_t deadline)
-{
-	ssize_t k;
-
-	for (;;) {
-		resp_append(r, c->buf + c->pos, c->len - c->pos);
-		c->pos = c->len;
-		k = conn_fill(c, deadline);
-		if (k == 0)
-			return 0;
-		if (k < 0) {
-			resp_error(r, "close-delimited body: timed out");
-			return -1;
-		}
-	}
-}
-
-int
-harness_conn_response(struct harness_conn *c, struct harness_resp *r,
-                      int is_head, int timeout_ms)
-{
-	int64_t deadline = harness_now_ms() + timeout_ms;
-	char v[256];
-	unsigned long long len;
-
-	memset(r, 0, offsetof(struct harness_resp, head));
-	r->head[0] = r->error[0] = '\0';
-	r->head_len = r->body_len = 0;
-	r->body_total = 0;
-	r->body = NULL;
-	r->chunked = r->close_delimited = 0;
-	resp_append(r, "", 0);
-	if (read_head(c, r, deadline) < 0)
-		return -1;
-	if (is_head || r->status / 100 == 1 || r->status == 204 ||
-	    r->status == 304)
-		return 0;
-	if (harness_head_value(r->head, "Transfer-Encoding", v, sizeof(v))) {
-		r->chunked = 1;
-		return read_chunked(c, r, deadline);
-	}
-	if (harness_head_value(r->head, "Content-Length", v, sizeof(v))) {
-		len = strtoull(v, NULL, 10);
-		return read_len(c, r, len, deadline);
-	}
-	r->close_delimited = 1;
-	return read_to_close(c, r, deadline);
-}
-
-void
-harness_resp_free(struct harness_resp *r)
-{
-	free(r->body);
-	r->body = NULL;
-}
-
-int
-harness_conn_closed(struct harness_conn *c, int timeout_ms)
-{
-	ssize_t k;
-
-	if (c->pos < c->len)
-		return 0;
-	k = conn_fill(c, harness_now_ms() + timeout_ms);
-	return k == 0 ? 1 : k > 0 ? 0 : -1;
-}
-
-ssize_t
-harness_conn_read_all(struct harness_conn *c, char *out, size_t cap,
-                      int timeout_ms)
-{
-	int64_t deadline = harness_now_ms() + timeout_ms;
-	size_t n = 0, k;
-	ssize_t got;
-
-	for (;;) {
-		k = c->len - c->pos;
-		if (k > cap - 1 - n)
-			k = cap - 1 - n;
-		memcpy(out + n, c->buf + c->pos, k);
-		n += k;
-		out[n] = '\0';
-		c->pos = c->len; /* past the cap: dropped */
-		got = conn_fill(c, deadline);
-		if (got == 0)
-			return (ssize_t)n;
-		if (got < 0)
-			return -1;
-	}
-}
-
-/* ---- heads --------------------------------------------------------- */
-
-/* The next field line called name after p (which is inside a head);
- * *value points past its colon.  NULL at the end of the head. */
-static const char *
-next_field(const char *p, const char *name, const char **value)
-{
-	size_t n = strlen(name);
-
-	while ((p = strstr(p, "\r\n")) != NULL) {
-		p += 2;
-		if (p[0] == '\r')
-			return NULL;
-		if (strncasecmp(p, name, n) == 0 && p[n] == ':') {
-			*value = p + n + 1;
-			return p + n;
-		}
-	}
-	return NULL;
-}
-
-const char *
-harness_head_value(const char *head, const char *name, char *out, size_t outlen)
-{
-	const char *v, *end;
-	size_t n;
-
-	if (next_field(head, name, &v) == NULL)
-		return NULL;
-	while (*v == ' ' || *v == '\t')
-		v++;
-	end = strstr(v, "\r\n");
-	n = (size_t)(end - v);
-	while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t'))
-		n--;
-	if (n >= outlen)
-		n = outlen - 1;
-	memcpy(out, v, n);
-	out[n] = '\0';
-	return out;
-}
-
-int
-harness_head_count(const char *head, const char *name)
-{
-	const char *v;
-	int n = 0;
-
-	while ((head = next_field(head, name, &v)) != NULL)
-		n++;
-	return n;
 }
 
 /* ---- main ---------------------------------------------------------- */
@@ -1407,7 +661,7 @@ harness_main(struct Suite *s)
 	srunner_free(sr);
 	n = harness_children(getpid(), left, HARNESS_MAX_PIDS);
 	for (i = 0; i < n; i++)
-		kill_reap(left[i]);
+		harness_kill_reap(left[i]);
 	while (waitpid(-1, NULL, WNOHANG) > 0)
 		;
 	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;

@@ -1,0 +1,102 @@
+/*
+ * The test origin's parts (see tests/support/origin.c for what it serves):
+ * connection I/O over a socket or TLS (io.c), the request parser (request.c),
+ * responses and the endpoints (response.c) and the in-memory certificate
+ * (tls.c).  origin.c holds main, the accept loop and the threads.  Built
+ * only into build/tests/origin, never into the suites.
+ */
+#ifndef TESTS_SUPPORT_ORIGIN_ORIGIN_H
+#define TESTS_SUPPORT_ORIGIN_ORIGIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <openssl/ssl.h>
+
+#define ORIGIN_HEAD_MAX 65536
+#define ORIGIN_IO 65536
+#define ORIGIN_IDLE_S 60 /* keep-alive and per-read timeout */
+#define ORIGIN_MAX_SLOW_MS 120000
+#define ORIGIN_LINE_MAX 4096 /* chunk-size and trailer lines */
+
+enum origin_framing {
+	ORIGIN_BODY_NONE = 0,
+	ORIGIN_BODY_LENGTH,
+	ORIGIN_BODY_CHUNKED,
+};
+
+struct origin_conn {
+	int fd;
+	SSL *ssl;
+	size_t len; /* bytes in in[] */
+	size_t pos; /* consumed */
+	char in[ORIGIN_HEAD_MAX];
+	char head[ORIGIN_HEAD_MAX + 1]; /* the current request head */
+	char out[ORIGIN_IO + 64];
+};
+
+struct origin_req {
+	char method[16];
+	const char *path; /* in serve_one's scratch copy of the head */
+	size_t head_len;
+	int minor;
+	int keep_alive;
+	int expect_continue;
+	int is_head;
+	enum origin_framing framing;
+	uint64_t length;     /* ORIGIN_BODY_LENGTH: bytes left */
+	uint64_t chunk_left; /* ORIGIN_BODY_CHUNKED: bytes left in this chunk */
+	int chunk_done;      /* last chunk and trailers read */
+	int chunk_crlf;      /* a chunk's data ended; its CRLF is due */
+};
+
+/* ---- io.c: connection I/O, plain or TLS ---------------------------- */
+
+int64_t origin_now_ms(void);
+void origin_sleep_ms(int64_t ms);
+/* Straight from the socket (or TLS): >0, 0 on EOF, -1 on error. */
+ssize_t origin_conn_read(struct origin_conn *c, void *buf, size_t len);
+/* All of buf, or -1. */
+int origin_conn_write(struct origin_conn *c, const void *buf, size_t len);
+int origin_conn_printf(struct origin_conn *c, const char *fmt, ...)
+        __attribute__((format(printf, 2, 3)));
+/* Reads more into in[]: >0 bytes read, 0 EOF, -1 error or full. */
+ssize_t origin_conn_fill(struct origin_conn *c);
+/* Buffered bytes first, else straight from the socket into buf. */
+ssize_t origin_conn_read_some(struct origin_conn *c, char *buf, size_t len);
+/* A CRLF line, stripped, into line[ORIGIN_LINE_MAX + 1].  0 or -1. */
+int origin_conn_line(struct origin_conn *c, char *line);
+/* Lingering close, then frees c. */
+void origin_conn_finish(struct origin_conn *c);
+
+/* ---- request.c: the request head and body -------------------------- */
+
+/* Waits for a whole head and copies it into c->head.  1 done, 0 clean EOF
+ * before any byte, -1 error (or over-size). */
+int origin_read_head(struct origin_conn *c, size_t *head_len);
+/* Parses a scratch copy of c->head into r (r->path points into it). */
+int origin_parse_head(struct origin_req *r, char *head);
+/* A decimal length with no sign or space.  0 or -1. */
+int origin_parse_length(const char *v, uint64_t *out);
+/* Up to len body bytes into buf: >0, 0 at the body's end, -1 on error. */
+ssize_t origin_body_read(struct origin_conn *c, struct origin_req *r, char *buf,
+                         size_t len);
+/* Reads and drops what is left of the body.  0 or -1. */
+int origin_body_drain(struct origin_conn *c, struct origin_req *r);
+
+/* ---- response.c: responses and the endpoints ----------------------- */
+
+/* A whole small text/plain response. */
+int origin_send_simple(struct origin_conn *c, struct origin_req *r, int code,
+                       const char *body);
+/* Routes one parsed request; 0 to keep the connection, -1 to close. */
+int origin_dispatch(struct origin_conn *c, struct origin_req *r);
+
+/* ---- tls.c --------------------------------------------------------- */
+
+/* A server context with a fresh P-256 key and self-signed certificate
+ * for 127.0.0.1 and localhost; NULL (errors printed) on failure. */
+SSL_CTX *origin_tls_new(void);
+
+#endif
