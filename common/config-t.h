@@ -55,6 +55,11 @@ struct config_timeouts {
 	uint64_t drain;			/* 30s: graceful stop / reload */
 };
 
+enum access_log_format {
+	ACCESS_LOG_COMBINED = 0,	/* NCSA combined + upstream, bytes, time */
+	ACCESS_LOG_JSON,		/* one JSON object per line */
+};
+
 enum log_level {
 	LOG_LEVEL_ERROR = 0,
 	LOG_LEVEL_WARN,
@@ -71,7 +76,10 @@ struct config {
 	char shm_file[PATH_MAX];
 	char error_log[PATH_MAX];	/* "stderr" or a path */
 	enum log_level log_level;	/* info */
-	char access_log[PATH_MAX];	/* a path, or "off" => "" */
+	char access_log[PATH_MAX];	/* a path, "stderr", "syslog[:IP:PORT]",
+					 * or "off" => "" */
+	enum access_log_format access_log_format;	/* combined */
+	int core_dumps;			/* core_dumps = off */
 	char resolver[256];		/* "" = /etc/resolv.conf; IP[:PORT] */
 	unsigned max_connections;	/* per worker, 4096 */
 	size_t max_header_size;		/* 32k */

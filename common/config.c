@@ -58,6 +58,7 @@ enum type {
 	T_mode,
 	T_ports,
 	T_admin_address,
+	T_log_format,
 };
 
 /* The C type each value type writes, so that a row naming a member of
@@ -76,6 +77,7 @@ enum type {
 #define CTYPE_mode enum listen_mode
 #define CTYPE_ports uint16_t *
 #define CTYPE_admin_address char *
+#define CTYPE_log_format enum access_log_format
 
 #define CONFIG_KEY(section, st, key, type, min, max, def, help)          \
 	_Static_assert(_Generic(((struct st *)0)->key, CTYPE_##type : 1, \
@@ -412,6 +414,18 @@ set_log_level(struct loader *ld, const struct key *k, const char *v, char *why,
 }
 
 static int
+set_log_format(struct loader *ld, const struct key *k, const char *v,
+               char *why, size_t n)
+{
+	enum access_log_format f;
+
+	if (config_parse_log_format(v, &f) < 0)
+		return bad(why, n, "access log format", v, "combined or json");
+	*(enum access_log_format *)field_of(ld, k) = f;
+	return 0;
+}
+
+static int
 set_mode(struct loader *ld, const struct key *k, const char *v, char *why,
          size_t n)
 {
@@ -552,6 +566,14 @@ fmt_log_level(const void *base, const struct key *k, char *buf, size_t n)
 }
 
 static void
+fmt_log_format(const void *base, const struct key *k, char *buf, size_t n)
+{
+	const enum access_log_format *f = cfield(base, k);
+
+	snprintf(buf, n, "%s", config_log_format_name(*f));
+}
+
+static void
 fmt_mode(const void *base, const struct key *k, char *buf, size_t n)
 {
 	const enum listen_mode *mode = cfield(base, k);
@@ -594,6 +616,7 @@ static const struct type_def types[] = {
         [T_mode] = {set_mode, fmt_mode},
         [T_ports] = {set_ports, fmt_ports},
         [T_admin_address] = {set_admin_address, fmt_admin_address},
+        [T_log_format] = {set_log_format, fmt_log_format},
 };
 
 /* ---- Sections. ---- */
@@ -924,6 +947,24 @@ add_admin_listener(struct loader *ld)
 	return 0;
 }
 
+/* "syslog:IP:PORT" log targets name a UDP syslog server: check it now,
+ * not when the log is first opened. */
+static int
+check_syslog_target(struct loader *ld, const char *v, const char *key,
+                    int line)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+
+	if (strncmp(v, "syslog:", 7) != 0 ||
+	    config_parse_address(v + 7, &ss, &len) == 0)
+		return 0;
+	return fail(ld, line,
+	            "[proxyd] %s: bad syslog server '%s' (syslog, or "
+	            "syslog:IP:PORT)",
+	            key, v + 7);
+}
+
 /* What can only be checked at the end of the file. */
 static int
 finish(struct loader *ld)
@@ -933,7 +974,11 @@ finish(struct loader *ld)
 	int uri_line = ld->key_line[KEY_proxyd_max_uri_size];
 	int hdr_line = ld->key_line[KEY_proxyd_max_header_size];
 
-	if (section_end(ld) < 0)
+	if (section_end(ld) < 0 ||
+	    check_syslog_target(ld, cfg->error_log, "error_log",
+	                        ld->key_line[KEY_proxyd_error_log]) < 0 ||
+	    check_syslog_target(ld, cfg->access_log, "access_log",
+	                        ld->key_line[KEY_proxyd_access_log]) < 0)
 		return -1;
 	if (cfg->n_listens == 0)
 		return fail(ld, 0, "no [listen] section");

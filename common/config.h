@@ -38,6 +38,8 @@ int config_parse_ports(const char *s, uint16_t *ports, unsigned max,
 int config_parse_workers(const char *s, unsigned *n);
 /* error, warn, info, debug. */
 int config_parse_log_level(const char *s, enum log_level *level);
+int config_parse_log_format(const char *s, enum access_log_format *f);
+const char *config_log_format_name(enum access_log_format f);
 /* forward, reverse (the loader refuses reverse for now). */
 int config_parse_mode(const char *s, enum listen_mode *mode);
 /* A DNS server: "IP", "IP:PORT", "[IPv6]" or "[IPv6]:PORT" (port 53 when

@@ -25,6 +25,11 @@ static const char *const level_names[] = {
         [LOG_LEVEL_DEBUG] = "debug",
 };
 
+static const char *const log_format_names[] = {
+        [ACCESS_LOG_COMBINED] = "combined",
+        [ACCESS_LOG_JSON] = "json",
+};
+
 static const char *const mode_names[] = {
         [LISTEN_FORWARD] = "forward",
         [LISTEN_REVERSE] = "reverse",
@@ -225,32 +230,57 @@ config_parse_workers(const char *s, unsigned *n)
 	return 0;
 }
 
-int
-config_parse_log_level(const char *s, enum log_level *level)
+/* The index of s in a table of names, or -1. */
+static int
+lookup(const char *const *names, size_t n, const char *s)
 {
 	size_t i;
 
-	for (i = 0; i < N_ELEMS(level_names); i++) {
-		if (strcmp(s, level_names[i]) == 0) {
-			*level = (enum log_level)i;
-			return 0;
-		}
-	}
+	for (i = 0; i < n; i++)
+		if (names[i] && strcmp(s, names[i]) == 0)
+			return (int)i;
 	return -1;
+}
+
+int
+config_parse_log_level(const char *s, enum log_level *level)
+{
+	int i = lookup(level_names, N_ELEMS(level_names), s);
+
+	if (i < 0)
+		return -1;
+	*level = (enum log_level)i;
+	return 0;
+}
+
+int
+config_parse_log_format(const char *s, enum access_log_format *f)
+{
+	int i = lookup(log_format_names, N_ELEMS(log_format_names), s);
+
+	if (i < 0)
+		return -1;
+	*f = (enum access_log_format)i;
+	return 0;
 }
 
 int
 config_parse_mode(const char *s, enum listen_mode *mode)
 {
-	size_t i;
+	int i = lookup(mode_names, N_ELEMS(mode_names), s);
 
-	for (i = 0; i < N_ELEMS(mode_names); i++) {
-		if (strcmp(s, mode_names[i]) == 0) {
-			*mode = (enum listen_mode)i;
-			return 0;
-		}
-	}
-	return -1;
+	if (i < 0)
+		return -1;
+	*mode = (enum listen_mode)i;
+	return 0;
+}
+
+const char *
+config_log_format_name(enum access_log_format f)
+{
+	if ((size_t)f >= N_ELEMS(log_format_names))
+		return "?";
+	return log_format_names[f];
 }
 
 const char *

@@ -48,12 +48,17 @@ CONFIG_KEY(proxyd, config, shm_file, path, "1", "",
 	"Shared-memory segment proxyctl reads (counters, rules)")
 CONFIG_KEY(proxyd, config, error_log, path, "1", "",
 	"/var/log/proxyd/error.log",
-	"Error log: a file, or stderr")
+	"Error log: a file, stderr, or syslog[:IP:PORT]")
 CONFIG_KEY(proxyd, config, log_level, log_level, "", "", "info",
 	"Least severe error-log lines kept: error, warn, info, debug")
 CONFIG_KEY(proxyd, config, access_log, access_log, "1", "",
 	"/var/log/proxyd/access.log",
-	"Access log, one line per request: a file, stderr, or off")
+	"Access log: a file, stderr, syslog[:IP:PORT], or off")
+CONFIG_KEY(proxyd, config, access_log_format, log_format, "", "",
+	"combined",
+	"Access log lines: combined (NCSA + extras) or json")
+CONFIG_KEY(proxyd, config, core_dumps, bool, "", "", "off",
+	"Let a crashing worker dump core (they hold traffic): on or off")
 CONFIG_KEY(proxyd, config, resolver, resolver, "", "", "",
 	"DNS server IP[:PORT] or [IPv6]:PORT; empty = /etc/resolv.conf")
 CONFIG_KEY(proxyd, config, max_connections, uint, "1", "1000000", "4096",
