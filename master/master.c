@@ -283,9 +283,13 @@ reload(void)
 	gid_t gid;
 
 	log_info("SIGHUP: reloading %s", old->path);
+	master_notify("RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=reloading",
+		      master_monotonic_usec());
 	if (load_new(old->path, &cfg, fds, &uid, &gid) < 0) {
 		master_listeners_keep_only(m.fds, old->n_listens);
 		MASTER_STAT_INC(reloads_failed);
+		master_notify("READY=1\nSTATUS=reload rejected (see the "
+			      "error log); serving the previous configuration");
 		return;
 	}
 	memcpy(old_fds, m.fds, sizeof(old_fds));
@@ -306,6 +310,8 @@ reload(void)
 		master_listeners_keep_only(m.fds, old->n_listens);
 		free(cfg);
 		MASTER_STAT_INC(reloads_failed);
+		master_notify("READY=1\nSTATUS=reload failed; serving the "
+			      "previous configuration");
 		return;
 	}
 	drain_except(m.generation);
@@ -314,6 +320,8 @@ reload(void)
 	shm_set_generation(&m.shm, m.generation);
 	MASTER_STAT_INC(reloads_ok);
 	log_info("reload done: generation %u", m.generation);
+	master_notify("READY=1\nSTATUS=reloaded: generation %u",
+		      m.generation);
 }
 
 static void
@@ -325,6 +333,7 @@ stop(int sig)
 		 sig == SIGQUIT ? " gracefully" : "");
 	m.stopping = 1;
 	m.stop_deadline = now_ms() + grace + KILL_GRACE_MS;
+	master_notify("STOPPING=1\nSTATUS=stopping");
 	signal_all(sig == SIGQUIT ? SIGQUIT : SIGTERM, 0, 1);
 }
 
@@ -374,6 +383,28 @@ handle_signal(int sig)
 			signal_all(SIGTERM, 0, 1);	/* hurry up */
 		break;
 	}
+}
+
+/* STATUS= for `systemctl status`, every few seconds: requests served. */
+static void
+report_status(void)
+{
+	static uint64_t last;
+	struct shm_snapshot snap;
+	struct shm_view v;
+	char err[128];
+
+	if (!getenv("NOTIFY_SOCKET") || now_ms() - last < 5000)
+		return;
+	last = now_ms();
+	if (shm_view_init(&v, m.shm.base, m.shm.size, err, sizeof(err)) < 0 ||
+	    shm_snapshot_take(&v, &snap) < 0)
+		return;
+	master_notify("STATUS=%llu requests served, %u workers, generation "
+		      "%u",
+		      (unsigned long long)snap.totals[STAT_requests],
+		      snap.n_workers, m.generation);
+	shm_snapshot_free(&snap);
 }
 
 static int
@@ -426,11 +457,15 @@ master_run(struct config *cfg, const int *fds, uid_t uid, gid_t gid,
 	if (spawn_generation() < 0)
 		return 1;
 	master_daemon_ready();
+	master_notify("READY=1\nMAINPID=%d\nSTATUS=serving with %u workers",
+		      (int)getpid(), m.cfg->workers);
 	while (!m.stopping || live_workers() > 0) {
 		wait_signals(sfd);
 		reap_children();
-		if (!m.stopping)
+		if (!m.stopping) {
 			respawn_due();
+			report_status();
+		}
 		else if (now_ms() >= m.stop_deadline)
 			signal_all(SIGKILL, 0, 1);
 	}

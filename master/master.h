@@ -41,6 +41,10 @@ int master_lookup_user(const struct config *cfg, uid_t *uid, gid_t *gid,
 /* The group the shm segment is readable by: `group` when set, else -1
  * (the master's). */
 gid_t master_shm_group(const struct config *cfg);
+/* notify.c: sd_notify to $NOTIFY_SOCKET when set ("READY=1", ...). */
+void master_notify(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+unsigned long long master_monotonic_usec(void);
+
 /* Makes the log files writable by the workers after they drop root. */
 void master_prepare_logs(const struct config *cfg, uid_t uid, gid_t gid);
 

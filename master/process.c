@@ -171,6 +171,15 @@ master_lookup_user(const struct config *cfg, uid_t *uid, gid_t *gid,
 	}
 	*uid = pw->pw_uid;
 	*gid = pw->pw_gid;
+	/* Workers touch every byte from the network: running them as root
+	 * must be asked for by name, never reached through an alias. */
+	if (*uid == 0 && strcmp(cfg->user, "root") != 0) {
+		snprintf(err, errlen,
+			 "%s: user '%s' is uid 0: workers would run as root "
+			 "(write user = root if that is really meant)",
+			 cfg->path, cfg->user);
+		return -1;
+	}
 	if (cfg->group[0]) {
 		if (!(gr = getgrnam(cfg->group))) {
 			snprintf(err, errlen, "%s: group '%s' does not exist",

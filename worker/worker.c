@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <sys/epoll.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -120,6 +121,20 @@ worker_session_closed(void)
 	    worker.sessions < worker.cfg->max_connections &&
 	    !event_timer_armed(&resume_timer))
 		set_accepting(1);
+}
+
+/* A worker's core holds the traffic it carried: none unless asked for.
+ * setuid turned dumping off; core_dumps = on turns it back on. */
+static void
+set_core_dumps(int on)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_CORE, &rl) == 0) {
+		rl.rlim_cur = on ? rl.rlim_max : 0;
+		(void)setrlimit(RLIMIT_CORE, &rl);
+	}
+	(void)prctl(PR_SET_DUMPABLE, on ? 1 : 0);
 }
 
 static void
@@ -292,6 +307,7 @@ worker_main(const struct worker_heritage *h)
 	init_signals(&wait_mask);
 	init_worker(h);
 	drop_privileges(h);
+	set_core_dumps(worker.cfg->core_dumps);
 	/* After setuid, which clears it: die with the master. */
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	if (getppid() != h->master_pid)
