@@ -143,8 +143,14 @@ check_core(const char *extra, int want_zero)
 {
 	struct harness_config cfg = {.proxyd_extra = extra};
 	pid_t w[HARNESS_MAX_PIDS];
+	struct rlimit rl;
 	char limit[32];
 
+	/* proxyd inherits a raised soft limit: the worker must lower it */
+	if (getrlimit(RLIMIT_CORE, &rl) == 0) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_CORE, &rl);
+	}
 	HCHECK(harness_proxy_up(&proxy, &cfg) == 0, "proxyd did not start");
 	HCHECK(harness_proxy_workers(&proxy, w, HARNESS_MAX_PIDS) >= 1,
 	       "no workers");
