@@ -13,16 +13,15 @@
  * The first error stops the load: reader() then reports end of file.
  */
 #include "common/config.h"
+#include "common/ini_file.h"
 
 #include <ctype.h>
 #include <errno.h>
-#include <ini.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
-#define SYNTAX_ERROR "syntax error (expected [section] or key = value)"
 
 enum section {
 #define CONFIG_SECTION(section, st, kind, help) SECT_##section,
@@ -128,19 +127,14 @@ _Static_assert(N_ELEMS(keys) <= 64, "loader.seen is a 64-bit set");
 /* The state of one load, shared by reader() and handle(). */
 struct loader {
 	struct config *cfg;
-	FILE *fp;
+	struct ini_file *ini;             /* the file, its line, its error */
 	struct config_listen *listen; /* the [listen] being read */
 	enum section sect;
-	int line;                         /* the line inih is working on */
 	int sect_line;                    /* its header's line */
 	char label[CONFIG_NAME_MAX + 16]; /* "[listen NAME]" for messages */
 	uint64_t seen;                    /* keys set in this section */
 	int key_line[KEY_COUNT];          /* where each was last set */
 	int single_line[SECT_NONE];       /* where a single section opened */
-	int failed;
-	int err_at; /* the line being read at the error */
-	char *err;
-	size_t errlen;
 };
 
 typedef int (*set_fn)(struct loader *ld, const struct key *k, const char *v,
@@ -148,33 +142,8 @@ typedef int (*set_fn)(struct loader *ld, const struct key *k, const char *v,
 typedef void (*fmt_fn)(const void *base, const struct key *k, char *buf,
                        size_t n);
 
-/* Records the first error, "file:line: message" (no line for line 0);
- * later ones are dropped, since they may only follow from the first.
- * Control bytes quoted from the file become '?': the message goes to a
- * terminal or a log. */
-static int __attribute__((format(printf, 3, 4)))
-fail(struct loader *ld, int line, const char *fmt, ...)
-{
-	char msg[512], *p;
-	va_list ap;
-
-	if (ld->failed)
-		return -1;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	for (p = msg; *p; p++)
-		if (iscntrl((unsigned char)*p))
-			*p = '?';
-	if (line > 0)
-		snprintf(ld->err, ld->errlen, "%s:%d: %s", ld->cfg->path, line,
-		         msg);
-	else
-		snprintf(ld->err, ld->errlen, "%s: %s", ld->cfg->path, msg);
-	ld->failed = 1;
-	ld->err_at = ld->line;
-	return -1;
-}
+/* Errors go through the INI reader: "file:line: message", first wins. */
+#define fail(ld, line, ...) ini_file_fail((ld)->ini, (line), __VA_ARGS__)
 
 /* Where a section's struct lives in struct config; i picks the instance
  * of a named section.  The loader and the dump both go through here. */
@@ -645,7 +614,7 @@ static void
 enter(struct loader *ld, enum section sect, const char *name)
 {
 	ld->sect = sect;
-	ld->sect_line = ld->line;
+	ld->sect_line = ld->ini->line;
 	ld->seen = 0;
 	snprintf(ld->label, sizeof(ld->label), "[%s%s%s]", sections[sect].name,
 	         name[0] ? " " : "", name);
@@ -666,13 +635,13 @@ static int
 single_begin(struct loader *ld, enum section sect, const char *name)
 {
 	if (name[0] != '\0')
-		return fail(ld, ld->line, "section [%s] takes no name",
+		return fail(ld, ld->ini->line, "section [%s] takes no name",
 		            sections[sect].name);
 	if (ld->single_line[sect] != 0)
-		return fail(ld, ld->line,
+		return fail(ld, ld->ini->line,
 		            "duplicate section [%s] (first at line %d)",
 		            sections[sect].name, ld->single_line[sect]);
-	ld->single_line[sect] = ld->line;
+	ld->single_line[sect] = ld->ini->line;
 	enter(ld, sect, "");
 	return 0;
 }
@@ -694,25 +663,25 @@ listen_begin(struct loader *ld, const char *name)
 	unsigned i;
 
 	if (name[0] == '\0')
-		return fail(ld, ld->line,
+		return fail(ld, ld->ini->line,
 		            "[listen] needs a name: [listen NAME]");
 	if (!valid_listen_name(name))
-		return fail(ld, ld->line,
+		return fail(ld, ld->ini->line,
 		            "bad listen name '%s' (1..63 of A-Z a-z 0-9 _ . -)",
 		            name);
 	for (i = 0; i < cfg->n_listens; i++)
 		if (strcmp(cfg->listens[i].name, name) == 0)
-			return fail(ld, ld->line,
+			return fail(ld, ld->ini->line,
 			            "duplicate section [listen %s] (first at "
 			            "line %d)",
 			            name, cfg->listens[i].line);
 	if (cfg->n_listens == CONFIG_MAX_LISTENS)
-		return fail(ld, ld->line, "too many [listen] sections (max %d)",
+		return fail(ld, ld->ini->line, "too many [listen] sections (max %d)",
 		            CONFIG_MAX_LISTENS);
 	ld->listen = &cfg->listens[cfg->n_listens++];
 	memset(ld->listen, 0, sizeof(*ld->listen));
 	strcpy(ld->listen->name, name);
-	ld->listen->line = ld->line;
+	ld->listen->line = ld->ini->line;
 	enter(ld, SECT_listen, name);
 	apply_defaults(ld, SECT_listen);
 	return 0;
@@ -733,131 +702,8 @@ section_begin(struct loader *ld, const char *word, const char *name)
 			return listen_begin(ld, name);
 		return single_begin(ld, (enum section)i, name);
 	}
-	return fail(ld, ld->line, "unknown section [%s%s%s]", word,
+	return fail(ld, ld->ini->line, "unknown section [%s%s%s]", word,
 	            name[0] ? " " : "", name);
-}
-
-/* A "[word name]" line.  inih would parse it too, but cuts the name at 49
- * bytes, ignores text after the ']' and calls nobody for an empty section.
- * Like inih, a ';' after a blank starts a comment. */
-static int
-section_line(struct loader *ld, const char *line)
-{
-	const char *end = line + 1;
-	char buf[128], *word, *name;
-	size_t len;
-
-	while (*end && *end != ']' &&
-	       !(*end == ';' && isspace((unsigned char)end[-1])))
-		end++;
-	if (*end != ']')
-		return fail(ld, ld->line,
-		            "syntax error (no ']' after [section)");
-	len = strspn(end + 1, " \t\r\n");
-	if (end[1 + len] != '\0' && end[1 + len] != ';')
-		return fail(ld, ld->line,
-		            "syntax error (text after [section])");
-	len = (size_t)(end - line - 1);
-	if (len >= sizeof(buf))
-		return fail(ld, ld->line, "section header too long");
-	memcpy(buf, line + 1, len);
-	buf[len] = '\0';
-	word = buf + strspn(buf, " \t");
-	name = word + strcspn(word, " \t");
-	if (*name != '\0')
-		*name++ = '\0';
-	name += strspn(name, " \t");
-	len = strlen(name);
-	while (len > 0 && isblank((unsigned char)name[len - 1]))
-		name[--len] = '\0';
-	return section_begin(ld, word, name);
-}
-
-/* ---- Reading lines for inih. ---- */
-
-/* Reads one physical line into str (at most cap bytes kept), leading
- * blanks and the line end dropped; *len is what it holds, *raw the line's
- * length as written.  1 = a line, 0 = end of file or an error (recorded).
- * getc() rather than fgets(): a NUL byte must be seen, not end the line. */
-static int
-read_line(struct loader *ld, char *str, size_t cap, size_t *len, size_t *raw)
-{
-	int c, last = 0, nul = 0;
-
-	*len = *raw = 0;
-	c = getc(ld->fp);
-	if (c == EOF) {
-		if (ferror(ld->fp))
-			fail(ld, 0, "%s", strerror(errno));
-		return 0;
-	}
-	ld->line++;
-	for (; c != EOF && c != '\n'; last = c, c = getc(ld->fp)) {
-		++*raw;
-		nul |= c == '\0';
-		if (*len == 0 && isspace(c))
-			continue;
-		if (*len < cap)
-			str[*len] = (char)c;
-		++*len;
-	}
-	if (c == EOF && ferror(ld->fp)) {
-		fail(ld, 0, "%s", strerror(errno));
-		return 0;
-	}
-	if (last == '\r' && *len > 0) { /* CRLF: the CR is no content */
-		--*len;
-		--*raw;
-	}
-	if (nul) {
-		/* inih would stop reading the line there, silently */
-		fail(ld, ld->line, "NUL byte in line");
-		return 0;
-	}
-	return 1;
-}
-
-/* Drops a UTF-8 byte order mark (and the blanks after it) from line 1. */
-static void
-strip_bom(char *str, size_t *len)
-{
-	size_t skip;
-
-	if (*len < 3 || memcmp(str, "\xef\xbb\xbf", 3) != 0)
-		return;
-	skip = 3;
-	while (skip < *len && isspace((unsigned char)str[skip]))
-		skip++;
-	memmove(str, str + skip, *len - skip);
-	*len -= skip;
-}
-
-/* An fgets() for inih: one whole line per call, or the end of the file
- * (also after an error, which stops the parse).  num - 2 bytes are left
- * for the text so that "\n\0" always fit: inih then never sees a full
- * buffer, which it would take for a line cut in two. */
-static char *
-reader(char *str, int num, void *stream)
-{
-	struct loader *ld = stream;
-	size_t len, raw, cap;
-
-	if (ld->failed || num < 3)
-		return NULL;
-	cap = (size_t)num - 2;
-	if (!read_line(ld, str, cap, &len, &raw))
-		return NULL;
-	if (raw > cap) {
-		fail(ld, ld->line, "line too long (over %zu bytes)", cap);
-		return NULL;
-	}
-	if (ld->line == 1)
-		strip_bom(str, &len);
-	str[len] = '\n';
-	str[len + 1] = '\0';
-	if (str[0] == '[' && section_line(ld, str) < 0)
-		return NULL;
-	return str;
 }
 
 /* ---- Keys. ---- */
@@ -880,37 +726,23 @@ key_set(struct loader *ld, const char *name, const char *value)
 	uint64_t bit;
 	char why[384];
 
-	if (name[0] == '\0')
-		return fail(ld, ld->line, SYNTAX_ERROR);
 	if (ld->sect == SECT_NONE)
-		return fail(ld, ld->line, "key '%s' before any [section]",
+		return fail(ld, ld->ini->line, "key '%s' before any [section]",
 		            name);
 	k = find_key(ld->sect, name);
 	if (k == NULL)
-		return fail(ld, ld->line, "unknown key '%s' in %s", name,
+		return fail(ld, ld->ini->line, "unknown key '%s' in %s", name,
 		            ld->label);
 	bit = UINT64_C(1) << (k - keys);
 	if (ld->seen & bit)
-		return fail(ld, ld->line,
+		return fail(ld, ld->ini->line,
 		            "duplicate key '%s' (first at line %d)", name,
 		            ld->key_line[k - keys]);
 	if (types[k->type].set(ld, k, value, why, sizeof(why)) < 0)
-		return fail(ld, ld->line, "%s %s: %s", ld->label, name, why);
+		return fail(ld, ld->ini->line, "%s %s: %s", ld->label, name, why);
 	ld->seen |= bit;
-	ld->key_line[k - keys] = ld->line;
+	ld->key_line[k - keys] = ld->ini->line;
 	return 0;
-}
-
-/* inih's callback.  Its section argument is ignored: ours is exact. */
-static int
-handle(void *user, const char *section, const char *name, const char *value)
-{
-	struct loader *ld = user;
-
-	(void)section;
-	if (ld->failed)
-		return 0;
-	return key_set(ld, name, value) == 0;
 }
 
 /* ---- Loading. ---- */
@@ -1015,23 +847,31 @@ config_defaults(struct config *cfg)
 			apply_defaults(&ld, (enum section)s);
 }
 
-/* Runs inih over the open file.  inih reports its own syntax errors only
- * as a line number, after the fact; it is the first error if no error of
- * ours was found while reading an earlier line. */
-static void
-parse(struct loader *ld)
+static int
+on_section(struct ini_file *f, const char *word, const char *name)
 {
-	int rc;
+	struct loader *ld = f->user;
 
-	rc = ini_parse_stream(reader, ld, handle, ld);
-	if (rc > 0 && (!ld->failed || rc < ld->err_at)) {
-		ld->failed = 0;
-		fail(ld, rc, SYNTAX_ERROR);
-	} else if (rc < 0) {
-		fail(ld, 0, "%s", strerror(ENOMEM));
-	}
-	if (!ld->failed)
-		finish(ld);
+	ld->ini = f;
+	return section_begin(ld, word, name);
+}
+
+static int
+on_key(struct ini_file *f, const char *name, const char *value)
+{
+	struct loader *ld = f->user;
+
+	ld->ini = f;
+	return key_set(ld, name, value);
+}
+
+static int
+on_end(struct ini_file *f)
+{
+	struct loader *ld = f->user;
+
+	ld->ini = f;
+	return finish(ld);
 }
 
 int
@@ -1048,16 +888,8 @@ config_load(struct config *cfg, const char *path, char *err, size_t errlen)
 	memset(&ld, 0, sizeof(ld));
 	ld.cfg = cfg;
 	ld.sect = SECT_NONE;
-	ld.err = err;
-	ld.errlen = errlen;
-	ld.fp = fopen(path, "re");
-	if (ld.fp == NULL) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return -1;
-	}
-	parse(&ld);
-	fclose(ld.fp);
-	return ld.failed ? -1 : 0;
+	return ini_file_parse(path, on_section, on_key, on_end, &ld, err,
+			      errlen);
 }
 
 /* ---- The dump. ---- */
