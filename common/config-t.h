@@ -80,6 +80,7 @@ struct config {
 					 * or "off" => "" */
 	enum access_log_format access_log_format;	/* combined */
 	int core_dumps;			/* core_dumps = off */
+	char rules[PATH_MAX];		/* rules.ini; "" = no rules */
 	char resolver[256];		/* "" = /etc/resolv.conf; IP[:PORT] */
 	unsigned max_connections;	/* per worker, 4096 */
 	size_t max_header_size;		/* 32k */

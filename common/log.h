@@ -16,6 +16,9 @@ void log_set_role(const char *role);
 /* The fd lines go to (for dup2 onto stderr when daemonized). */
 int log_fd(void);
 int log_enabled(enum log_level level);
+/* The descriptor lines actually travel on (a file, stderr, or the syslog
+ * socket): what a forked worker must keep open. */
+int log_carrier_fd(void);
 
 void log_msg(enum log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

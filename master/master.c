@@ -20,6 +20,7 @@
 
 #include "common/config.h"
 #include "common/log.h"
+#include "rules/rules.h"
 #include "shm/shm.h"
 #include "worker/stats.h"
 #include "worker/worker.h"
@@ -44,6 +45,7 @@ struct slot {
 /* What the master runs now. */
 static struct {
 	struct config *cfg;
+	struct rules *rules;		/* NULL: no rules file */
 	int fds[CONFIG_MAX_LISTENS];
 	uid_t uid;
 	gid_t gid;
@@ -68,11 +70,36 @@ now_ms(void)
 	__atomic_fetch_add(&shm_master_counters(&m.shm)[STAT_##name], 1,      \
 			   __ATOMIC_RELAXED)
 
+/* A worker starts with stdio, the error log and its own listeners only:
+ * not the master's signalfd, not listeners a reload is retiring. */
+static void
+close_inherited(const int *fds, unsigned n)
+{
+	int keep[CONFIG_MAX_LISTENS + 1], k = 0, i, j, t, low = 3;
+
+	for (i = 0; i < (int)n; i++)
+		keep[k++] = fds[i];
+	keep[k++] = log_carrier_fd();
+	for (i = 1; i < k; i++)	/* insertion sort: a few entries */
+		for (j = i; j > 0 && keep[j - 1] > keep[j]; j--) {
+			t = keep[j];
+			keep[j] = keep[j - 1];
+			keep[j - 1] = t;
+		}
+	for (i = 0; i < k; i++) {
+		if (keep[i] > low)
+			close_range((unsigned)low, (unsigned)keep[i] - 1, 0);
+		if (keep[i] >= low)
+			low = keep[i] + 1;
+	}
+	close_range((unsigned)low, ~0U, 0);
+}
+
 static int
 spawn(unsigned i)
 {
 	struct worker_heritage h = {
-		.cfg = m.cfg, .listen_fds = m.fds, .slot = i,
+		.cfg = m.cfg, .rules = m.rules, .listen_fds = m.fds, .slot = i,
 		.generation = m.generation,
 		.stats = shm_slot_counters(&m.shm, i),
 		.heartbeat = &shm_slot(&m.shm, i)->heartbeat,
@@ -85,8 +112,10 @@ spawn(unsigned i)
 		log_error("fork: %s", strerror(errno));
 		return -1;
 	}
-	if (pid == 0)
+	if (pid == 0) {
+		close_inherited(m.fds, m.cfg->n_listens);
 		worker_main(&h);
+	}
 	m.slots[i] = (struct slot){ .state = SLOT_RUNNING, .pid = pid,
 				    .generation = m.generation,
 				    .started = now_ms(),
@@ -236,18 +265,21 @@ drain_except(unsigned keep)
 }
 
 static int
-load_new(const char *path, struct config **out, int *fds, uid_t *uid,
-	 gid_t *gid)
+load_new(const char *path, struct config **out, struct rules **rules,
+	 int *fds, uid_t *uid, gid_t *gid)
 {
 	struct config *cfg = calloc(1, sizeof(*cfg));
 	char err[1024];
 
+	*rules = NULL;
 	if (!cfg || config_load(cfg, path, err, sizeof(err)) < 0 ||
+	    master_load_rules(cfg, rules, err, sizeof(err)) < 0 ||
 	    master_lookup_user(cfg, uid, gid, err, sizeof(err)) < 0 ||
 	    master_listeners_bind(cfg, fds, err, sizeof(err)) < 0) {
 		log_error("reload rejected, keeping the running configuration: "
 			  "%s",
 			  cfg ? err : "out of memory");
+		rules_free(*rules);
 		free(cfg);
 		return -1;
 	}
@@ -277,6 +309,7 @@ static void
 reload(void)
 {
 	struct config *cfg, *old = m.cfg;
+	struct rules *rules, *old_rules = m.rules;
 	int fds[CONFIG_MAX_LISTENS], old_fds[CONFIG_MAX_LISTENS];
 	unsigned old_gen = m.generation;
 	uid_t uid;
@@ -285,7 +318,7 @@ reload(void)
 	log_info("SIGHUP: reloading %s", old->path);
 	master_notify("RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=reloading",
 		      master_monotonic_usec());
-	if (load_new(old->path, &cfg, fds, &uid, &gid) < 0) {
+	if (load_new(old->path, &cfg, &rules, fds, &uid, &gid) < 0) {
 		master_listeners_keep_only(m.fds, old->n_listens);
 		MASTER_STAT_INC(reloads_failed);
 		master_notify("READY=1\nSTATUS=reload rejected (see the "
@@ -294,6 +327,7 @@ reload(void)
 	}
 	memcpy(old_fds, m.fds, sizeof(old_fds));
 	m.cfg = cfg;
+	m.rules = rules;
 	memcpy(m.fds, fds, sizeof(fds));
 	m.uid = uid;
 	m.gid = gid;
@@ -306,8 +340,10 @@ reload(void)
 		drain_except(old_gen);
 		m.generation = old_gen;
 		m.cfg = old;
+		m.rules = old_rules;
 		memcpy(m.fds, old_fds, sizeof(old_fds));
 		master_listeners_keep_only(m.fds, old->n_listens);
+		rules_free(rules);
 		free(cfg);
 		MASTER_STAT_INC(reloads_failed);
 		master_notify("READY=1\nSTATUS=reload failed; serving the "
@@ -316,6 +352,8 @@ reload(void)
 	}
 	drain_except(m.generation);
 	master_listeners_keep_only(m.fds, cfg->n_listens);
+	/* the old workers have their own copies (fork) */
+	rules_free(old_rules);
 	free(old);
 	shm_set_generation(&m.shm, m.generation);
 	MASTER_STAT_INC(reloads_ok);
@@ -437,12 +475,13 @@ wait_signals(int sfd)
 }
 
 int
-master_run(struct config *cfg, const int *fds, uid_t uid, gid_t gid,
-	   const struct shm_segment *shm, int foreground)
+master_run(struct config *cfg, struct rules *rules, const int *fds, uid_t uid,
+	   gid_t gid, const struct shm_segment *shm, int foreground)
 {
 	int sfd;
 
 	m.cfg = cfg;
+	m.rules = rules;
 	memcpy(m.fds, fds, sizeof(m.fds[0]) * cfg->n_listens);
 	m.uid = uid;
 	m.gid = gid;
@@ -473,6 +512,7 @@ master_run(struct config *cfg, const int *fds, uid_t uid, gid_t gid,
 	master_listeners_close_all();
 	master_pidfile_remove(m.cfg->pid_file);
 	shm_destroy(&m.shm);
+	rules_free(m.rules);
 	free(m.cfg);
 	log_info("stopped");
 	return 0;

@@ -8,14 +8,19 @@
 #include <sys/types.h>
 
 #include "common/config-t.h"
+#include "rules/rules-t.h"
 #include "shm/shm.h"
 
 #define MASTER_MAX_SLOTS 520	/* two generations of up to 256 workers */
 
 /* master.c: runs until stopped; returns the exit code.  Takes cfg (heap,
  * freed when replaced by a reload) and the bound listeners fds[]. */
-int master_run(struct config *cfg, const int *fds, uid_t uid, gid_t gid,
-	       const struct shm_segment *shm, int foreground);
+int master_run(struct config *cfg, struct rules *rules, const int *fds,
+	       uid_t uid, gid_t gid, const struct shm_segment *shm,
+	       int foreground);
+/* Loads cfg->rules (NULL when none is configured).  0, or -1 with err. */
+int master_load_rules(const struct config *cfg, struct rules **out,
+		      char *err, size_t errlen);
 
 /* listeners.c: the bound sockets, kept across reloads by address. */
 /* Binds (or reuses) a socket for every [listen] of cfg; fills fds[] in

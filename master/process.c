@@ -17,6 +17,8 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/syslog.h"
+#include "rules/rules.h"
 
 /* Descriptors a worker needs besides two per client connection: pooled
  * upstream connections, listeners, logs, DNS. */
@@ -196,7 +198,7 @@ prepare_one(const char *path, uid_t uid, gid_t gid)
 {
 	int fd;
 
-	if (!path[0] || strcmp(path, "stderr") == 0)
+	if (!path[0] || strcmp(path, "stderr") == 0 || syslog_is_target(path))
 		return;
 	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
 	if (fd < 0) {
@@ -223,4 +225,15 @@ master_shm_group(const struct config *cfg)
 	if (!cfg->group[0] || !(gr = getgrnam(cfg->group)))
 		return (gid_t)-1;
 	return gr->gr_gid;
+}
+
+int
+master_load_rules(const struct config *cfg, struct rules **out, char *err,
+		  size_t errlen)
+{
+	*out = NULL;
+	if (!cfg->rules[0])
+		return 0;
+	*out = rules_load(cfg->rules, err, errlen);
+	return *out ? 0 : -1;
 }

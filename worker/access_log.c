@@ -1,13 +1,17 @@
 /*
- * The access log: one line per request or tunnel, in the combined format
- * followed by the upstream address, bytes received and duration.  Lines
- * are gathered in a buffer written when it fills and once a second, so the
- * loop never waits for the disk on every request.
+ * The access log: one line per request or tunnel, built by the format's
+ * builder (access_log_combined.c, access_log_json.c) and sent where
+ * access_log says.  To a file or stderr, lines are gathered in a buffer
+ * written when it fills and once a second, so the loop never waits for
+ * the disk on every request.  To syslog, each line is one non-blocking
+ * datagram (common/syslog.c): a receiver that falls behind loses lines,
+ * counted and reported, and never stalls the traffic.
  */
 #include "worker/session.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,38 +20,77 @@
 
 #include "common/log.h"
 #include "common/sock.h"
+#include "common/syslog.h"
+#include "worker/access_log.h"
 #include "worker/event.h"
+#include "worker/worker.h"
 
 #define LOG_BUF 65536
-#define LOG_FLUSH_AT (LOG_BUF - 4096)
-#define LOG_FIELD_MAX 1024
+#define DROP_REPORT_MS 60000 /* at most one "lines dropped" a minute */
+
+_Static_assert(SESSION_HOST_MAX - 1 <= ACCESS_LOG_HOST_MAX,
+               "a session's host fits a log line's host");
+_Static_assert(ACCESS_LOG_LINE_MAX < LOG_BUF, "a line fits the buffer");
+
+static const uint16_t part_max[ACCESS_LOG_NPARTS] = {
+        [ACCESS_LOG_METHOD] = ACCESS_LOG_METHOD_MAX,
+        [ACCESS_LOG_URL] = ACCESS_LOG_URL_MAX,
+        [ACCESS_LOG_REFERER] = ACCESS_LOG_FIELD_MAX,
+        [ACCESS_LOG_USER_AGENT] = ACCESS_LOG_FIELD_MAX,
+};
+
+static access_log_build_fn *const builders[] = {
+        [ACCESS_LOG_COMBINED] = access_log_combined,
+        [ACCESS_LOG_JSON] = access_log_json,
+};
 
 static int alog_fd = -1;
+static struct syslog_sink alog_sink = SYSLOG_SINK_CLOSED;
+static access_log_build_fn *alog_build = access_log_combined;
 static char log_buf[LOG_BUF];
 static size_t log_len;
 static struct event_timer flush_timer;
+static unsigned long drops_reported;
+static uint64_t drops_reported_at;
+
+static int
+log_on(void)
+{
+	return alog_fd >= 0 || alog_sink.fd >= 0;
+}
+
+/* Lines a busy syslog receiver lost, said once in a while: not per line,
+ * or the error log would flood when the access log does. */
+static void
+report_drops(void)
+{
+	unsigned long n = alog_sink.dropped - drops_reported;
+
+	if (n == 0 || event_now() - drops_reported_at < DROP_REPORT_MS)
+		return;
+	log_warn("access log: %lu lines dropped (syslog receiver busy)", n);
+	drops_reported = alog_sink.dropped;
+	drops_reported_at = event_now();
+}
 
 static void
 on_flush_timer(struct event_timer *t)
 {
 	access_log_flush();
+	report_drops();
 	event_timer_after(t, 1000);
 }
 
-int
-access_log_open(const char *path, char *err, size_t errlen)
+static int
+open_file(const char *path, char *err, size_t errlen)
 {
 	int fd;
 
-	if (!path[0]) {
-		access_log_close();
-		return 0;
-	}
 	if (strcmp(path, "stderr") == 0)
 		fd = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
 	else
 		fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
-			  0640);
+		          0640);
 	if (fd < 0) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return -1;
@@ -56,6 +99,49 @@ access_log_open(const char *path, char *err, size_t errlen)
 	if (alog_fd >= 0)
 		close(alog_fd);
 	alog_fd = fd;
+	syslog_sink_close(&alog_sink);
+	return 0;
+}
+
+static int
+open_syslog(const char *target, char *err, size_t errlen)
+{
+	struct syslog_sink s;
+
+	if (syslog_sink_open(&s, target, "access", err, errlen) < 0)
+		return -1;
+	s.dropped = alog_sink.dropped; /* reopened (SIGUSR1): keep counting */
+	access_log_flush();
+	if (alog_fd >= 0)
+		close(alog_fd);
+	alog_fd = -1;
+	syslog_sink_close(&alog_sink);
+	alog_sink = s;
+	return 0;
+}
+
+static access_log_build_fn *
+builder(void)
+{
+	enum access_log_format f = worker.cfg ? worker.cfg->access_log_format
+	                                      : ACCESS_LOG_COMBINED;
+
+	if ((size_t)f >= sizeof(builders) / sizeof(builders[0]) || !builders[f])
+		return access_log_combined;
+	return builders[f];
+}
+
+int
+access_log_open(const char *path, char *err, size_t errlen)
+{
+	if (!path[0]) {
+		access_log_close();
+		return 0;
+	}
+	if ((syslog_is_target(path) ? open_syslog(path, err, errlen)
+	                            : open_file(path, err, errlen)) < 0)
+		return -1;
+	alog_build = builder();
 	if (!event_timer_armed(&flush_timer)) {
 		event_timer_init(&flush_timer, on_flush_timer, NULL);
 		event_timer_after(&flush_timer, 1000);
@@ -74,7 +160,7 @@ access_log_flush(void)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
-			break;	/* disk full or gone: drop, don't spin */
+			break; /* disk full or gone: drop, don't spin */
 		off += (size_t)n;
 	}
 	log_len = 0;
@@ -84,118 +170,167 @@ void
 access_log_close(void)
 {
 	access_log_flush();
+	report_drops();
 	if (alog_fd >= 0)
 		close(alog_fd);
 	alog_fd = -1;
+	syslog_sink_close(&alog_sink);
 	event_timer_stop(&flush_timer);
 }
 
-/* Copies a span into dst for a quoted log field: quotes, backslashes and
- * control bytes are escaped so a client cannot forge log lines. */
-static size_t
-escape(char *dst, size_t cap, const char *src, size_t len)
+/* ---- capture ------------------------------------------------------- */
+
+struct access_log_req *
+access_log_req_new(const struct access_log_text parts[ACCESS_LOG_NPARTS],
+                   unsigned version)
 {
-	static const char hex[] = "0123456789abcdef";
-	size_t o = 0, i;
+	struct access_log_req *r;
+	size_t total = 0, len[ACCESS_LOG_NPARTS], off = 0;
+	int i;
 
-	for (i = 0; i < len && o + 5 < cap; i++) {
-		unsigned char c = (unsigned char)src[i];
-
-		if (c == '"' || c == '\\' || c < 0x20 || c >= 0x7f) {
-			dst[o++] = '\\';
-			dst[o++] = 'x';
-			dst[o++] = hex[c >> 4];
-			dst[o++] = hex[c & 15];
-		} else {
-			dst[o++] = (char)c;
-		}
+	for (i = 0; i < ACCESS_LOG_NPARTS; i++) {
+		len[i] = parts[i].p ? parts[i].len : 0;
+		if (len[i] > part_max[i])
+			len[i] = part_max[i];
+		total += len[i];
 	}
-	dst[o] = '\0';
-	return o;
+	r = malloc(sizeof(*r) + total);
+	if (!r)
+		return NULL;
+	r->version = version;
+	for (i = 0; i < ACCESS_LOG_NPARTS; i++) {
+		r->len[i] = (uint16_t)len[i];
+		if (len[i])
+			memcpy(r->data + off, parts[i].p, len[i]);
+		off += len[i];
+	}
+	return r;
 }
 
-static void
-field(char *dst, size_t cap, struct session *s, const char *b,
-      const char *name)
+const char *
+access_log_req_part(const struct access_log_req *r, enum access_log_part i,
+                    size_t *len)
 {
+	size_t off = 0;
+	int k;
+
+	for (k = 0; k < (int)i; k++)
+		off += r->len[k];
+	*len = r->len[i];
+	return r->data + off;
+}
+
+static struct access_log_text
+field(struct session *s, const char *b, const char *name)
+{
+	struct access_log_text t = {NULL, 0};
 	const struct http_field *f;
 	unsigned from = 0;
 
 	f = http_msg_field(&s->req, b, name, &from);
-	if (!f || f->value.len == 0)
-		snprintf(dst, cap, "-");
-	else
-		escape(dst, cap, b + f->value.off, f->value.len);
+	if (f) {
+		t.p = b + f->value.off;
+		t.len = f->value.len;
+	}
+	return t;
 }
 
-/* Saves what the log line needs from the request head before the head is
- * consumed. */
+/* Saves what the log line needs from the request head, which is consumed
+ * before the line is written: one allocation, raw bytes (the format's
+ * builder escapes them). */
 void
 access_log_capture(struct session *s)
 {
 	const char *b = buf_head(s->cli.in);
-	char line[LOG_FIELD_MAX], ref[LOG_FIELD_MAX / 2], ua[LOG_FIELD_MAX / 2];
-	size_t n;
+	struct access_log_text t[ACCESS_LOG_NPARTS];
 
-	if (alog_fd < 0)
+	/* On a kept-alive connection these still name the previous request's
+	 * destination; parsing this request's target sets them again, so a
+	 * line for a request refused before that says null, not a lie. */
+	s->host[0] = '\0';
+	s->port = 0;
+	if (!log_on())
 		return;
-	n = escape(line, sizeof(line), b + s->req.method_name.off,
-		   s->req.target.off + s->req.target.len -
-			   s->req.method_name.off);
-	snprintf(line + n, sizeof(line) - n, " HTTP/1.%u",
-		 s->req.version == 11 ? 1 : 0);
-	field(ref, sizeof(ref), s, b, "referer");
-	field(ua, sizeof(ua), s, b, "user-agent");
+	t[ACCESS_LOG_METHOD].p = b + s->req.method_name.off;
+	t[ACCESS_LOG_METHOD].len = s->req.method_name.len;
+	t[ACCESS_LOG_URL].p = b + s->req.target.off;
+	t[ACCESS_LOG_URL].len = s->req.target.len;
+	t[ACCESS_LOG_REFERER] = field(s, b, "referer");
+	t[ACCESS_LOG_USER_AGENT] = field(s, b, "user-agent");
 	free(s->log_req);
-	/* One allocation: the request line, a NUL, then referer and UA. */
-	if (asprintf(&s->log_req, "%s \"%s\" \"%s\"", line, ref, ua) < 0)
-		s->log_req = NULL;
-	else
-		s->log_req[strlen(line)] = '\0';
+	s->log_req = access_log_req_new(t, s->req.version);
 }
 
-static const char *
-clf_time(void)
-{
-	static char cached[40];
-	static time_t cached_at;
-	time_t now = time(NULL);
-	struct tm tm;
+/* ---- writing ------------------------------------------------------- */
 
-	if (now != cached_at) {
-		localtime_r(&now, &tm);
-		strftime(cached, sizeof(cached), "%d/%b/%Y:%H:%M:%S %z", &tm);
-		cached_at = now;
+static unsigned
+peer_port(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET)
+		return ntohs(((const struct sockaddr_in *)ss)->sin_port);
+	if (ss->ss_family == AF_INET6)
+		return ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
+	return 0;
+}
+
+/* The entry for a session; its strings live in the caller's buffers. */
+static void
+fill(struct access_log_entry *e, struct session *s, char *peer, char *up)
+{
+	memset(e, 0, sizeof(*e));
+	clock_gettime(CLOCK_REALTIME, &e->time);
+	e->client = sock_ip_str((const struct sockaddr *)&s->peer, peer,
+	                        SOCK_ADDRSTRLEN);
+	e->client_port = peer_port(&s->peer);
+	e->req = s->log_req;
+	if (e->req && s->host[0]) {
+		e->host = s->host;
+		e->port = s->port;
 	}
-	return cached;
+	e->status = s->status;
+	e->bytes_in = s->cli.nread;
+	e->bytes_out = s->cli.nwritten + (s->cli.out ? buf_len(s->cli.out) : 0);
+	if (s->up_addr.ss_family)
+		e->upstream =
+		        sock_addr_str((const struct sockaddr *)&s->up_addr, up,
+		                      SOCK_ADDRSTRLEN);
+	e->duration_ms = event_now() - s->started;
+	e->tunnel = s->tunnel;
+}
+
+/* Into the buffer, flushing first when the line does not fit. */
+static void
+buffer_line(const struct access_log_entry *e)
+{
+	size_t n = alog_build(log_buf + log_len, LOG_BUF - log_len, e);
+
+	if (n == 0 && log_len > 0) {
+		access_log_flush();
+		n = alog_build(log_buf, LOG_BUF, e);
+	}
+	if (n == 0)
+		return; /* cannot happen: a line fits an empty buffer */
+	log_buf[log_len + n] = '\n'; /* over the builder's NUL */
+	log_len += n + 1;
 }
 
 void
 access_log_write(struct session *s)
 {
-	char peer[SOCK_ADDRSTRLEN], up[SOCK_ADDRSTRLEN] = "-";
-	const char *req = s->log_req ? s->log_req : "-";
-	const char *tail = s->log_req ? req + strlen(req) + 1 : "\"-\" \"-\"";
-	int n;
+	static char line[ACCESS_LOG_LINE_MAX];
+	char peer[SOCK_ADDRSTRLEN], up[SOCK_ADDRSTRLEN];
+	struct access_log_entry e;
+	size_t n;
 
-	if (alog_fd < 0)
+	s->logged = 1;
+	if (!log_on())
 		return;
-	if (log_len >= LOG_FLUSH_AT)
-		access_log_flush();
-	if (s->up_addr.ss_family)
-		sock_addr_str((const struct sockaddr *)&s->up_addr, up,
-			      sizeof(up));
-	sock_ip_str((const struct sockaddr *)&s->peer, peer, sizeof(peer));
-	n = snprintf(log_buf + log_len, LOG_BUF - log_len,
-		     "%s - - [%s] \"%s\" %u %llu %s up=%s rx=%llu ms=%llu\n",
-		     peer, clf_time(), req, s->status,
-		     (unsigned long long)(s->cli.nwritten +
-					  (s->cli.out ? buf_len(s->cli.out) : 0)),
-		     tail, up,
-		     (unsigned long long)s->cli.nread,
-		     (unsigned long long)(event_now() - s->started));
-	if (n > 0 && (size_t)n < LOG_BUF - log_len)
-		log_len += (size_t)n;
-	if (log_len >= LOG_FLUSH_AT)
-		access_log_flush();
+	fill(&e, s, peer, up);
+	if (alog_sink.fd < 0) {
+		buffer_line(&e);
+		return;
+	}
+	n = alog_build(line, sizeof(line), &e);
+	if (n > 0)
+		(void)syslog_sink_send(&alog_sink, SYSLOG_SEV_INFO, line, n);
 }

@@ -87,8 +87,12 @@ http_error_send(struct session *s, unsigned status, const char *why)
 	          sock_addr_str((const struct sockaddr *)&s->peer, peer,
 	                        sizeof(peer)),
 	          status, why);
-	if (s->resp_started || !(out = side_out(&s->cli))) {
-		session_close(s); /* too late for a clean answer */
+	/* Too late for a clean answer once any response byte (a final head
+	 * or an interim 100) is queued or sent: close instead. */
+	if (s->resp_started || (s->cli.out && buf_len(s->cli.out)) ||
+	    (s->state == SESSION_PROXYING && s->cli.nwritten) ||
+	    !(out = side_out(&s->cli))) {
+		session_close(s);
 		return;
 	}
 	if (s->dnsq)

@@ -8,6 +8,7 @@
 
 #include <ctype.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/sock.h"
@@ -65,7 +66,11 @@ absolute_target(struct session *s, const char *b)
 		return -1;
 	s->port = u.port;
 	s->path = u.path;
-	snprintf(s->pool_key, sizeof(s->pool_key), "%s:%u", s->host,
+	/* Per listener: listeners may differ in what they let clients
+	 * reach, and a pooled connection must not carry one's permission
+	 * over to another. */
+	snprintf(s->pool_key, sizeof(s->pool_key), "%u|%s:%u",
+		 (unsigned)(s->listen - worker.cfg->listens), s->host,
 		 (unsigned)s->port);
 	return 0;
 }
@@ -211,16 +216,38 @@ static const char *const request_skip[] = {
 
 /* Writes the upstream request head and consumes the client's.  0, or -1
  * with an error sent. */
+/* A pooled connection may have been closed by the origin just as we
+ * sent on it; a bodiless request can then be sent again on a fresh one,
+ * so keep its head until the first response byte. */
+static void
+keep_for_retry(struct session *s, const struct buf *out)
+{
+	if (!s->up_reused || s->reqb.in != BODY_NONE)
+		return;
+	s->retry_head = malloc(buf_len(out));
+	if (s->retry_head) {
+		memcpy(s->retry_head, out->data + out->start, buf_len(out));
+		s->retry_len = buf_len(out);
+	}
+}
+
 int
 proxy_send_request_head(struct session *s)
 {
 	struct buf *out = side_out(&s->up);
-	const char *b = buf_head(s->cli.in);
+	const char *b;
 
 	if (!out) {
 		http_error_send(s, 503, "out of memory");
 		return -1;
 	}
+	if (s->retry_head) {	/* the retry: the client's head is gone */
+		buf_append(out, s->retry_head, s->retry_len);
+		free(s->retry_head);
+		s->retry_head = NULL;
+		return 0;
+	}
+	b = buf_head(s->cli.in);
 	if (start_line(s, out, b) < 0 ||
 	    http_head_copy_fields(out, &s->req, b, request_skip) < 0 ||
 	    framing_fields(s, out, b) < 0 ||
@@ -229,6 +256,7 @@ proxy_send_request_head(struct session *s)
 		http_error_send(s, 431, "request head too large to forward");
 		return -1;
 	}
+	keep_for_retry(s, out);
 	buf_consume(s->cli.in, s->req.head_len);
 	http_msg_init(&s->resp, s->fields, &worker.limits);
 	return 0;

@@ -6,6 +6,8 @@
  */
 #include "worker/session.h"
 
+#include <stdlib.h>
+
 #include "common/log.h"
 #include "worker/stats.h"
 #include "worker/worker.h"
@@ -22,6 +24,8 @@ static void
 abandon_request_body(struct session *s)
 {
 	s->reqb.done = 1;
+	s->req_abandoned = 1;	/* the rest of it must never parse as a
+				 * request: this connection ends here */
 	s->keep_client = 0;
 	if (s->up.out)
 		buf_consume(s->up.out, buf_len(s->up.out));
@@ -70,7 +74,9 @@ response_body_in(const struct session *s)
 	return BODY_CLOSE;
 }
 
-static const char *const response_skip[] = { NULL };
+/* Framing fields are written by us, from what the parser understood:
+ * never copied, never removed by a Connection field's say-so. */
+static const char *const response_skip[] = { "content-length", NULL };
 
 /* Status line and end-to-end fields of the response, as the client gets
  * them.  Transfer-Encoding is written by the caller. */
@@ -107,10 +113,14 @@ framing_field(struct session *s, struct buf *out, const char *b)
 					     (int)f->value.len,
 					     b + f->value.off) < 0)
 				return -1;
-		return 0;
+	} else if (s->respb.out == BODY_CHUNKED &&
+		   http_head_printf(out, "Transfer-Encoding: chunked\r\n") < 0) {
+		return -1;
 	}
-	if (s->respb.out == BODY_CHUNKED)
-		return http_head_printf(out, "Transfer-Encoding: chunked\r\n");
+	/* length bodies, and HEAD and 304 answers (never with chunked) */
+	if ((s->resp.flags & HTTP_F_CL) && s->respb.out != BODY_CHUNKED)
+		return http_head_printf(out, "Content-Length: %llu\r\n",
+					(unsigned long long)s->resp.content_length);
 	return 0;
 }
 
@@ -145,7 +155,7 @@ choose_response_framing(struct session *s)
 
 	s->keep_client = s->req.version == 11 &&
 			 !(s->req.flags & HTTP_F_CLOSE) && !worker.draining &&
-			 s->reqb.done;
+			 s->reqb.done && !s->req_abandoned;
 	if (in == BODY_CHUNKED || in == BODY_CLOSE)
 		out = s->req.version == 11 ? BODY_CHUNKED : BODY_CLOSE;
 	if (in == BODY_CLOSE && (s->resp.flags & HTTP_F_TE))
@@ -155,6 +165,19 @@ choose_response_framing(struct session *s)
 	body_init(&s->respb, in, out, s->resp.content_length);
 }
 
+/* Transfer-Encoding names only chunked (which we can take off). */
+static int
+te_only_chunked(const struct session *s, const char *b)
+{
+	const struct http_field *f;
+	unsigned from = 0;
+
+	while ((f = http_msg_field(&s->resp, b, "transfer-encoding", &from)))
+		if (!http_span_eq(b, f->value, "chunked"))
+			return 0;
+	return 1;
+}
+
 static int
 final_response(struct session *s)
 {
@@ -162,6 +185,14 @@ final_response(struct session *s)
 	const char *b = buf_head(s->up.in);
 
 	choose_response_framing(s);
+	/* An HTTP/1.0 client has no Transfer-Encoding: a body still coded
+	 * (gzip, ...) after de-chunking would reach it undeclared. */
+	if (s->req.version == 10 && s->respb.in != BODY_NONE &&
+	    (s->resp.flags & HTTP_F_TE) && !te_only_chunked(s, b)) {
+		http_error_send(s, 502, "transfer coding an HTTP/1.0 client "
+					"cannot receive");
+		return 0;
+	}
 	if (!out || response_head_common(s, out, b) < 0 ||
 	    framing_field(s, out, b) < 0 ||
 	    http_head_printf(out, "Via: %s\r\n%s\r\n", worker.via,
@@ -183,14 +214,18 @@ response_head(struct session *s)
 	enum http_rc rc;
 
 	if (!buffered(s->up.in)) {
+		if (s->up.eof && s->retry_head && s->up.nread == 0)
+			return upstream_retry(s);
 		if (s->up.eof)
 			http_error_send(s, 502, "upstream closed, no response");
 		return 0;
 	}
+	free(s->retry_head);	/* it answered: no retry needed */
+	s->retry_head = NULL;
 	rc = http_parse_response(&s->resp, buf_head(s->up.in),
 				 buf_len(s->up.in));
 	if (rc == HTTP_ERROR) {
-		log_info("%s: bad response: %s", s->pool_key,
+		log_info("%s:%u: bad response: %s", s->host, (unsigned)s->port,
 			 s->resp.error_reason ? s->resp.error_reason : "?");
 		http_error_send(s, 502, "malformed response from upstream");
 		return 0;
@@ -214,11 +249,39 @@ request_done(struct session *s)
 
 	access_log_write(s);
 	upstream_release(s, reusable);
-	if (s->keep_client && !worker.draining) {
+	s->served = 1;
+	if (s->keep_client && !worker.draining && !s->req_abandoned) {
 		session_next_request(s);
 		return;
 	}
 	session_end(s);
+}
+
+/* The response went out whole but the client is still sending a body
+ * nobody will read: the connection cannot carry another request. */
+static void
+response_done_early(struct session *s)
+{
+	access_log_write(s);
+	upstream_release(s, 0);
+	session_end(s);
+}
+
+static int
+response_body(struct session *s)
+{
+	/* a reset is not an end: a close-delimited body must not be taken
+	 * as complete when the origin's connection failed */
+	int eof = s->up.eof && !s->up.failed;
+	int r = body_forward(&s->respb, s->up.in, eof, &s->cli, 0);
+
+	if (r < 0 || (!s->respb.done && s->up.eof && !buffered(s->up.in))) {
+		log_info("%s:%u: response body cut short", s->host,
+			 (unsigned)s->port);
+		session_close(s);
+		return -1;
+	}
+	return r;
 }
 
 static int
@@ -228,29 +291,27 @@ response_half(struct session *s)
 
 	if (!s->resp_head_done) {
 		p |= response_head(s);
-		if (s->state != SESSION_PROXYING || !s->resp_head_done)
+		if (s->state != SESSION_PROXYING)
 			return p;
 	}
-	if (!s->respb.done) {
-		r = body_forward(&s->respb, s->up.in, s->up.eof, &s->cli, 0);
-		if (r < 0 || (!s->respb.done && s->up.eof &&
-			      !buffered(s->up.in))) {
-			log_info("%s: response body cut short", s->pool_key);
-			session_close(s);
+	if (s->resp_head_done && !s->respb.done) {
+		if ((r = response_body(s)) < 0)
 			return 0;
-		}
 		p |= r;
 	}
+	/* interim responses (100, 103) go out now, not with the final one */
 	p |= side_write(&s->cli, s->cli.out, 0);
 	if (s->cli.failed) {
 		session_close(s);
 		return 0;
 	}
-	if (s->respb.done && !buffered(s->cli.out) && s->req_sent) {
+	if (!s->resp_head_done || !s->respb.done || buffered(s->cli.out))
+		return p;
+	if (s->req_sent)
 		request_done(s);
-		return 1;
-	}
-	return p;
+	else if (!s->keep_client)
+		response_done_early(s);
+	return 1;
 }
 
 int
@@ -275,6 +336,13 @@ proxy_arm_timer(struct session *s)
 					  : &worker.q_client_idle);
 }
 
+/* Body bytes are waiting and the origin is not taking them. */
+static int
+origin_stalled(const struct session *s)
+{
+	return (buffered(s->cli.in) || buffered(s->up.out)) && !s->up.writable;
+}
+
 void
 proxy_timeout(struct session *s)
 {
@@ -285,7 +353,7 @@ proxy_timeout(struct session *s)
 		STATS_INC(timeouts_tunnel_idle);
 		access_log_write(s);
 		session_close(s);
-	} else if (!s->reqb.done) {
+	} else if (!s->reqb.done && !origin_stalled(s)) {
 		STATS_INC(timeouts_client_idle);
 		http_error_send(s, 408, "request body stalled");
 	} else {

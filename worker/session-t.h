@@ -28,6 +28,7 @@ struct side {
 	unsigned eof : 1;	/* the peer will send nothing more */
 	unsigned shut : 1;	/* we shut our sending direction */
 	unsigned failed : 1;	/* a socket error happened */
+	unsigned uncounted : 1;	/* admin traffic: not in the byte counters */
 	uint64_t nread;		/* bytes, for the access log */
 	uint64_t nwritten;
 };
@@ -89,7 +90,7 @@ struct session {
 	char host[SESSION_HOST_MAX];
 	uint16_t port;
 	struct http_span path;		/* origin-form target, in cli.in */
-	char pool_key[SESSION_HOST_MAX + 8];
+	char pool_key[SESSION_HOST_MAX + 16];
 	struct dns_query *dnsq;
 	struct dns_addrs addrs;
 	unsigned addr_next;		/* next address to try */
@@ -100,10 +101,16 @@ struct session {
 	unsigned resp_head_done : 1;
 	unsigned req_sent : 1;		/* request fully sent upstream */
 	unsigned tunnel : 1;
+	unsigned req_abandoned : 1;	/* body left unread: never reuse */
+	unsigned served : 1;		/* a response was completed */
+	unsigned logged : 1;		/* this request has its log line */
 	unsigned status;		/* sent to the client, for the log */
 	uint64_t started;		/* ms, when the request head began */
 	struct splice_pipe pipes[2];	/* tunnel: to upstream, to client */
-	char *log_req;			/* "request line\0\"referer\" \"ua\"" */
+	char *retry_head;		/* request head kept for one retry */
+	size_t retry_len;
+	unsigned no_pool : 1;		/* retrying: a fresh connection */
+	struct access_log_req *log_req;	/* worker/access_log.h */
 };
 
 #endif

@@ -5,6 +5,7 @@
  */
 #include "worker/session.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -74,6 +75,7 @@ session_accept(int fd, const struct sockaddr_storage *peer,
 	s->up.io.fd = -1;
 	s->pipes[0].rd = s->pipes[0].wr = s->pipes[1].rd = s->pipes[1].wr = -1;
 	event_timer_init(&s->timer, on_timer, s);
+	s->cli.uncounted = !session_counted(s);
 	if (side_attach(&s->cli, fd, s) < 0) {
 		close(fd);
 		free(s);
@@ -107,6 +109,9 @@ session_next_request(struct session *s)
 	s->fields = NULL;
 	s->state = SESSION_IDLE;
 	s->tunnel = s->up_reused = s->resp_started = 0;
+	s->req_abandoned = s->logged = s->no_pool = 0;
+	free(s->retry_head);
+	s->retry_head = NULL;
 	s->resp_head_done = s->req_sent = 0;
 	s->keep_client = 0;
 	s->status = 0;
@@ -122,6 +127,8 @@ session_close(struct session *s)
 {
 	if (s->state == SESSION_CLOSED)
 		return;
+	if (s->log_req && !s->logged)
+		access_log_write(s);	/* aborted: still on the record */
 	if (s->dnsq)
 		dns_cancel(s->dnsq);
 	s->dnsq = NULL;
@@ -259,6 +266,24 @@ session_run(struct session *s)
 	}
 }
 
+/* While the request waits on the origin nobody reads the client: a
+ * client that hung up is noticed here, as nginx does, instead of when
+ * the answer finally comes (or times out). */
+static int
+client_gone(struct session *s, uint32_t ev)
+{
+	char c;
+	ssize_t n;
+
+	if (!(ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) ||
+	    !(s->state == SESSION_RESOLVING || s->state == SESSION_CONNECTING ||
+	      (s->state == SESSION_PROXYING && s->reqb.done &&
+	       !s->resp_started)))
+		return 0;
+	n = recv(s->cli.io.fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+	return n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR);
+}
+
 static void
 on_client_io(struct event_io *io, uint32_t ev)
 {
@@ -267,6 +292,11 @@ on_client_io(struct event_io *io, uint32_t ev)
 	if (io->fd < 0 || s->state == SESSION_CLOSED)
 		return;
 	mark_ready(&s->cli, ev);
+	if (client_gone(s, ev)) {
+		s->status = 499;	/* nginx's "client closed request" */
+		session_close(s);
+		return;
+	}
 	session_run(s);
 }
 
@@ -315,6 +345,7 @@ session_reap(void)
 	while ((s = dead) != NULL) {
 		dead = s->next;
 		free(s->log_req);
+		free(s->retry_head);
 		free(s->fields);
 		s->magic = 0;
 		free(s);
@@ -330,7 +361,9 @@ session_drain_all(void)
 
 	for (s = live; s; s = next) {
 		next = s->next;
-		if (s->state != SESSION_IDLE)
+		/* a connection that has not sent its first request yet gets
+		 * it served (with Connection: close), not refused */
+		if (s->state != SESSION_IDLE || !s->served)
 			continue;
 		/* A request may be waiting unread in the socket: serve it. */
 		s->cli.readable = 1;

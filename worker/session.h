@@ -74,6 +74,7 @@ int body_forward(struct body *b, struct buf *in, int in_eof,
 
 /* upstream.c */
 void upstream_start(struct session *s);
+int upstream_retry(struct session *s);
 int upstream_connect_step(struct session *s);
 void upstream_release(struct session *s, int reusable);
 void upstream_pool_init(void);

@@ -50,7 +50,8 @@ side_read(struct side *sd, int upstream)
 	if (n > 0) {
 		sd->in->end += (size_t)n;
 		sd->nread += (uint64_t)n;
-		side_count_in(upstream, (size_t)n);
+		if (!sd->uncounted)
+			side_count_in(upstream, (size_t)n);
 		return 1;
 	}
 	if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
@@ -81,7 +82,8 @@ side_write_max(struct side *sd, struct buf *from, size_t max, int upstream)
 			buf_consume(from, (size_t)n);
 			max -= (size_t)n;
 			sd->nwritten += (uint64_t)n;
-			side_count_out(upstream, (size_t)n);
+			if (!sd->uncounted)
+				side_count_out(upstream, (size_t)n);
 			moved = 1;
 		} else if (n < 0 && errno == EINTR) {
 			continue;
@@ -130,6 +132,7 @@ side_attach(struct side *sd, int fd, void *owner)
 	sd->io.data = owner;
 	sd->readable = sd->writable = 0;
 	sd->eof = sd->shut = sd->failed = 0;
+	sd->nread = sd->nwritten = 0;
 	return event_add(&sd->io, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET);
 }
 

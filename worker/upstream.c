@@ -75,7 +75,8 @@ upstream_start(struct session *s)
 	struct dns_query *q;
 	int fd;
 
-	if (!s->tunnel && (fd = upstream_pool_take(s->pool_key)) >= 0) {
+	if (!s->tunnel && !s->no_pool &&
+	    (fd = upstream_pool_take(s->pool_key)) >= 0) {
 		socklen_t len = sizeof(s->up_addr);
 
 		(void)getpeername(fd, (struct sockaddr *)&s->up_addr, &len);
@@ -167,4 +168,18 @@ upstream_release(struct session *s, int reusable)
 	s->up.io.fd = -1;
 	side_close(&s->up);
 	upstream_pool_put(s->pool_key, fd);
+}
+
+/* The pooled connection closed before answering: send the request again
+ * on a fresh connection, once. */
+int
+upstream_retry(struct session *s)
+{
+	log_debug("%s:%u: pooled connection closed; retrying",
+		  s->host, (unsigned)s->port);
+	side_close(&s->up);
+	s->up_reused = 0;
+	s->no_pool = 1;
+	upstream_start(s);
+	return 1;
 }

@@ -25,7 +25,7 @@ struct pooled {
 	struct event_timer timer;
 	struct pooled *prev;
 	struct pooled *next;
-	char key[SESSION_HOST_MAX + 8];
+	char key[SESSION_HOST_MAX + 16];
 };
 
 static struct pooled *idle_head;	/* most recently used first */

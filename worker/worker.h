@@ -16,6 +16,7 @@
  * heritage): one place says what a worker inherits. */
 struct worker_heritage {
 	const struct config *cfg;
+	const struct rules *rules;	/* NULL: none configured */
 	const int *listen_fds;		/* one per cfg->listens[i] */
 	unsigned slot;			/* index of this worker's counters */
 	unsigned generation;		/* config generation */

@@ -57,6 +57,8 @@ CONFIG_KEY(proxyd, config, access_log, access_log, "1", "",
 CONFIG_KEY(proxyd, config, access_log_format, log_format, "", "",
 	"combined",
 	"Access log lines: combined (NCSA + extras) or json")
+CONFIG_KEY(proxyd, config, rules, path, "", "", "",
+	"Access and filtering rules file (rules.ini); empty = none")
 CONFIG_KEY(proxyd, config, core_dumps, bool, "", "", "off",
 	"Let a crashing worker dump core (they hold traffic): on or off")
 CONFIG_KEY(proxyd, config, resolver, resolver, "", "", "",

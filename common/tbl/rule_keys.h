@@ -1,0 +1,23 @@
+/*
+ * Every key of a [rule NAME] section in rules.ini, defined once.  Include
+ * after defining RULE_KEY(key, repeat, help): repeat is 1 when the key may
+ * be given on several lines (each adds to an any-of list).  rules/load.c
+ * dispatches each key to set_<key>(); the docs list these rows.
+ */
+RULE_KEY(src, 0, "Client addresses: CIDRs, comma-separated")
+RULE_KEY(dst, 0, "Resolved destination addresses: CIDRs (checked after DNS)")
+RULE_KEY(host, 0, "Destination names: name, .suffix or @FILE, comma-separated")
+RULE_KEY(sni, 0, "TLS server names in CONNECT tunnels: name, .suffix or @FILE")
+RULE_KEY(port, 0, "Destination ports, comma-separated")
+RULE_KEY(method, 0, "Request methods, comma-separated (CONNECT for tunnels)")
+RULE_KEY(scheme, 0, "http (plain requests) and/or https (CONNECT tunnels)")
+RULE_KEY(url, 1, "A PCRE2 pattern on the absolute URL ((?i) ignores case)")
+RULE_KEY(url_file, 1, "@FILE of PCRE2 URL patterns, one per line")
+RULE_KEY(header, 1, "NAME: PATTERN on a request header's values")
+RULE_KEY(time, 1, "A weekly window: Mon-Fri 08:00-18:00 (rules time zone)")
+RULE_KEY(action, 0, "allow, deny or redirect")
+RULE_KEY(status, 0, "deny: the status sent (400-599, default 403)")
+RULE_KEY(message, 0, "deny: a sentence for the block page")
+RULE_KEY(location, 0, "redirect: the URL sent in Location")
+RULE_KEY(mode, 0, "enforce (default) or monitor: count and log only")
+#undef RULE_KEY

@@ -1,0 +1,9 @@
+/*
+ * The keys of the [rules] section of rules.ini, defined once.  Include
+ * after defining RULES_OPTION(key, default, help).
+ */
+RULES_OPTION(default, "deny", "allow or deny: the decision when no rule matches")
+RULES_OPTION(sni_mismatch, "deny", "allow or deny a tunnel whose TLS SNI is not its CONNECT host")
+RULES_OPTION(sni_missing, "allow", "allow or deny a tunnel whose ClientHello has no SNI")
+RULES_OPTION(time_zone, "", "Zone of time = windows (e.g. Europe/Paris); empty = the system's")
+#undef RULES_OPTION

@@ -1,0 +1,74 @@
+/*
+ * The compiled rules: built by rules_load() in the master before fork,
+ * then read-only and shared copy-on-write by the workers.
+ */
+#ifndef RULES_RULES_T_H
+#define RULES_RULES_T_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "rules/match.h"
+
+#define RULES_NAME_MAX 64
+#define RULES_MAX 100000
+
+enum rule_action {
+#define RULE_ACTION(name, help) RULE_##name,
+#include "common/tbl/rule_actions.h"
+	RULE__ACTIONS
+};
+
+/* What a condition needs to be known; evaluation waits for it. */
+#define RULE_NEEDS_DST 0x1	/* the resolved address */
+#define RULE_NEEDS_SNI 0x2	/* the TLS server name in a tunnel */
+
+/* A request header condition: NAME: PATTERN. */
+struct rule_header {
+	char *name;
+	struct regex_set *re;
+	unsigned slot;		/* its regex scratch in a rules_scratch */
+};
+
+struct rule {
+	unsigned id;			/* 1.. in file order */
+	char name[RULES_NAME_MAX];
+	int line;			/* of the [rule NAME] header */
+	enum rule_action action;
+	int monitor;			/* count and log, never enforce */
+	unsigned status;		/* deny: 403 unless set */
+	char *message;			/* deny: shown on the block page */
+	char *location;			/* redirect */
+	unsigned needs;			/* RULE_NEEDS_* */
+	/* conditions: NULL / 0 = absent (always holds) */
+	struct cidr_set *src;
+	struct cidr_set *dst;
+	struct domain_set *host;
+	struct domain_set *sni;
+	uint16_t *ports;
+	unsigned n_ports;
+	char **methods;			/* as written, matched exactly */
+	unsigned n_methods;
+	unsigned schemes;		/* bit 0 http, bit 1 https; 0 = any */
+	struct regex_set *url;
+	unsigned url_slot;		/* its regex scratch */
+	struct rule_header *headers;
+	unsigned n_headers;
+	struct timewin *times;
+	unsigned n_times;
+	char *text;			/* the conditions as written */
+};
+
+struct rules {
+	char path[4096];
+	struct rule *rule;
+	unsigned n;
+	enum rule_action default_action;	/* [rules] default = deny */
+	int sni_mismatch_deny;		/* [rules] sni_mismatch = deny */
+	int sni_missing_deny;		/* [rules] sni_missing = allow */
+	char time_zone[64];		/* [rules] time_zone; "" = local */
+	unsigned n_regex_sets;		/* scratch slots a worker needs */
+};
+
+#endif
