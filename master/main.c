@@ -83,7 +83,7 @@ start(struct config *cfg, const struct options *o, int *fds, uid_t *uid,
 		       master_shm_group(cfg), err, sizeof(err)) < 0)
 		goto fail;
 	master_fit_nofile(cfg);
-	master_prepare_logs(cfg, *uid, *gid);
+	master_prepare_logs(cfg, *uid, *gid, o->foreground);
 	if (!o->foreground &&
 	    (log_open(cfg->error_log, err, sizeof(err)) < 0 ||
 	     master_daemonize(err, sizeof(err)) < 0))

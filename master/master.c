@@ -153,8 +153,11 @@ signal_all(int sig, unsigned generation, int all_generations)
 		struct slot *s = &m.slots[i];
 
 		if ((s->state == SLOT_RUNNING || s->state == SLOT_DRAINING) &&
-		    (all_generations || s->generation == generation))
-			kill(s->pid, sig);
+		    (all_generations || s->generation == generation) &&
+		    kill(s->pid, sig) < 0 && errno != ESRCH)
+			log_error("cannot signal worker %u (pid %d): %s (is "
+				  "CAP_KILL missing?)",
+				  i, (int)s->pid, strerror(errno));
 	}
 }
 
@@ -333,7 +336,7 @@ reload(void)
 	m.gid = gid;
 	m.generation++;
 	apply_master_settings(old, cfg);
-	master_prepare_logs(cfg, uid, gid);
+	master_prepare_logs(cfg, uid, gid, m.foreground);
 	if (spawn_generation() < 0) {
 		log_error("reload: cannot start the new workers; keeping the "
 			  "old ones");
@@ -380,7 +383,7 @@ reopen_logs(void)
 {
 	char err[512];
 
-	master_prepare_logs(m.cfg, m.uid, m.gid);
+	master_prepare_logs(m.cfg, m.uid, m.gid, m.foreground);
 	if (!m.foreground && log_open(m.cfg->error_log, err, sizeof(err)) < 0)
 		log_error("reopening the error log: %s", err);
 	signal_all(SIGUSR1, 0, 1);

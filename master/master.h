@@ -51,6 +51,7 @@ void master_notify(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 unsigned long long master_monotonic_usec(void);
 
 /* Makes the log files writable by the workers after they drop root. */
-void master_prepare_logs(const struct config *cfg, uid_t uid, gid_t gid);
+void master_prepare_logs(const struct config *cfg, uid_t uid, gid_t gid,
+			 int foreground);
 
 #endif

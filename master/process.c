@@ -205,16 +205,20 @@ prepare_one(const char *path, uid_t uid, gid_t gid)
 		log_error("%s: %s", path, strerror(errno));
 		return;
 	}
-	if (uid && fchown(fd, uid, gid) < 0)
+	/* owner only: the group stays the admins' (e.g. adm) */
+	(void)gid;
+	if (uid && fchown(fd, uid, (gid_t)-1) < 0)
 		log_warn("chown %s: %s", path, strerror(errno));
 	close(fd);
 }
 
 void
-master_prepare_logs(const struct config *cfg, uid_t uid, gid_t gid)
+master_prepare_logs(const struct config *cfg, uid_t uid, gid_t gid,
+		    int foreground)
 {
 	prepare_one(cfg->access_log, uid, gid);
-	prepare_one(cfg->error_log, uid, gid);
+	if (!foreground)	/* in the foreground errors go to stderr */
+		prepare_one(cfg->error_log, uid, gid);
 }
 
 gid_t

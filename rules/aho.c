@@ -13,10 +13,10 @@
  * root.  So the shallowest states (a prefix of the breadth-first order,
  * as many as fit AHO_DENSE_BYTES) also get a full DFA row over the bytes
  * that occur in keys: there a step is one load, and a deep state that
- * misses falls back along fail links into that region at once.  (10,000 URL
- * literals, 190,000 states: 8.6 ns a byte with a dense root only, 2.2
- * with 1 MiB of rows.)  Keys and
- * text are folded to ASCII lower case.
+ * misses falls back along fail links into that region at once.  For
+ * 10,000 URL literals (180,000 states) a warm scan went from 8.6 ns a
+ * byte with only the root's row to 2 ns.  Keys and text are folded to
+ * ASCII lower case.
  */
 #include "rules/aho.h"
 
@@ -31,10 +31,10 @@
 #define AHO_DENSE_BYTES (1u << 20)
 
 struct aho_key {
-	uint32_t off;		/* into pool during the build */
+	uint32_t off; /* into pool during the build */
 	uint32_t len;
 	uint32_t id;
-	uint32_t next;		/* next key ending at the same state + 1 */
+	uint32_t next; /* next key ending at the same state + 1 */
 };
 
 struct aho {
@@ -47,32 +47,32 @@ struct aho {
 
 	/* the automaton; states in breadth-first order, 0 is the root */
 	uint32_t n;
-	struct aho_node *node;	/* n + 1, the last one only for its first */
-	unsigned char *label;	/* byte on the edge into s */
-	uint32_t *term;		/* first key ending at s + 1, or 0 */
-	uint32_t *dict;		/* nearest proper suffix with a key, or 0 */
-	uint64_t *has_out;	/* bit s: a key ends at s or a suffix of it */
+	struct aho_node *node; /* n + 1, the last one only for its first */
+	unsigned char *label;  /* byte on the edge into s */
+	uint32_t *term;        /* first key ending at s + 1, or 0 */
+	uint32_t *dict;        /* nearest proper suffix with a key, or 0 */
+	uint64_t *has_out;     /* bit s: a key ends at s or a suffix of it */
 
 	/* Full transitions of the first ndense states, so a scan near the
 	 * root (nearly all of it) is one load a byte.  Rows are a power of
 	 * two wide: a shift, not a multiply, in the loop-carried chain. */
 	uint32_t ndense, ncls, shift;
 	uint32_t *dense;
-	uint16_t cls[256];	/* byte -> column; 0: in no key */
+	uint16_t cls[256]; /* byte -> column; 0: in no key */
 };
 
 /* What a scan reads together sits together. */
 struct aho_node {
-	uint32_t first;		/* children of s: first[s] .. first[s + 1] */
-	uint32_t fail;		/* the longest proper suffix that is a state */
+	uint32_t first; /* children of s: first[s] .. first[s + 1] */
+	uint32_t fail;  /* the longest proper suffix that is a state */
 };
 
 /* The trie as it is built, before renumbering. */
 struct trie {
 	uint32_t n, cap;
-	uint32_t *child;	/* first child */
-	uint32_t *last;		/* last child: where a sorted insert goes */
-	uint32_t *sib;		/* next sibling, in increasing byte order */
+	uint32_t *child; /* first child */
+	uint32_t *last;  /* last child: where a sorted insert goes */
+	uint32_t *sib;   /* next sibling, in increasing byte order */
 	unsigned char *label;
 	uint32_t *term;
 };
@@ -134,7 +134,7 @@ aho_add(struct aho *a, const char *key, size_t len, uint32_t id)
 	if (a->pool_len + len >= UINT32_MAX || a->nkeys == UINT32_MAX - 1 ||
 	    grow((void **)&a->pool, &a->pool_cap, a->pool_len + len, 1) < 0 ||
 	    grow((void **)&a->keys, &kcap, (size_t)a->nkeys + 1,
-		 sizeof(*a->keys)) < 0) {
+	         sizeof(*a->keys)) < 0) {
 		errno = ENOMEM;
 		return -1;
 	}
@@ -195,7 +195,7 @@ trie_free(struct trie *t)
  * added to the node, and a new child keeps the siblings in byte order. */
 static void
 trie_insert(struct trie *t, const unsigned char *key, uint32_t len,
-	    uint32_t keyno, struct aho_key *keys)
+            uint32_t keyno, struct aho_key *keys)
 {
 	uint32_t node = 0, i, v;
 
@@ -227,8 +227,7 @@ alloc_states(struct aho *a, uint32_t n)
 	a->term = malloc(n * sizeof(uint32_t));
 	a->dict = malloc(n * sizeof(uint32_t));
 	a->has_out = calloc(n / 64 + 1, sizeof(uint64_t));
-	return a->node && a->label && a->term && a->dict && a->has_out ? 0
-									: -1;
+	return a->node && a->label && a->term && a->dict && a->has_out ? 0 : -1;
 }
 
 /* Breadth-first renumbering: order[k] is the trie node that becomes
@@ -319,6 +318,7 @@ build_dense(struct aho *a)
 {
 	unsigned char bytes[256];
 	uint32_t s, k, t, *row;
+	const uint32_t *fail_row;
 	unsigned c;
 
 	a->ncls = 1;
@@ -341,12 +341,10 @@ build_dense(struct aho *a)
 		return -1;
 	for (s = 0; s < a->ndense; s++) {
 		row = a->dense + ((size_t)s << a->shift);
+		fail_row = a->dense + ((size_t)a->node[s].fail << a->shift);
 		for (k = 1; k < a->ncls; k++) {
 			t = child(a, s, bytes[k]);
-			if (!t && s != 0)
-				t = a->dense[((size_t)a->node[s].fail << a->shift) |
-					     k];
-			row[k] = t;
+			row[k] = t || s == 0 ? t : fail_row[k];
 		}
 	}
 	return 0;
@@ -362,12 +360,13 @@ aho_build(struct aho *a)
 		errno = EINVAL;
 		return -1;
 	}
-	qsort_r(a->keys, a->nkeys, sizeof(*a->keys), cmp_key, a->pool);
+	if (a->nkeys > 0)
+		qsort_r(a->keys, a->nkeys, sizeof(*a->keys), cmp_key, a->pool);
 	if (trie_alloc(&t, (uint32_t)a->pool_len + 1) < 0)
 		goto fail;
 	for (k = 0; k < a->nkeys; k++)
 		trie_insert(&t, a->pool + a->keys[k].off, a->keys[k].len, k,
-			    a->keys);
+		            a->keys);
 	if (renumber(a, &t) < 0)
 		goto fail;
 	link_states(a);
@@ -414,7 +413,7 @@ report(const struct aho *a, uint32_t s, size_t end, aho_hit_fn hit, void *ctx)
 
 void
 aho_scan(const struct aho *a, const char *text, size_t len, aho_hit_fn hit,
-	 void *ctx)
+         void *ctx)
 {
 	const unsigned char *p = (const unsigned char *)text;
 	uint32_t s = 0;

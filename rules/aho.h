@@ -30,8 +30,8 @@ void aho_free(struct aho *a);
 int aho_add(struct aho *a, const char *key, size_t len, uint32_t id);
 /* Builds the automaton once after the last add.  0, or -1 (ENOMEM). */
 int aho_build(struct aho *a);
-void aho_scan(const struct aho *a, const char *text, size_t len,
-	      aho_hit_fn hit, void *ctx);
+void aho_scan(const struct aho *a, const char *text, size_t len, aho_hit_fn hit,
+              void *ctx);
 size_t aho_states(const struct aho *a);
 size_t aho_memory(const struct aho *a); /* bytes, after aho_build */
 
@@ -51,6 +51,6 @@ size_t aho_memory(const struct aho *a); /* bytes, after aho_build */
  * anywhere); such a literal is written in lower case.  pattern must have
  * compiled (the scan assumes valid syntax). */
 size_t regex_literal_extract(const char *pattern, int caseless, char *out,
-			     int *lit_caseless);
+                             int *lit_caseless);
 
 #endif

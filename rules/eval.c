@@ -178,7 +178,7 @@ late_conditions(const struct rule *rl, const struct rules_request *req)
 {
 	if (rl->dst) {
 		if (!req->dst)
-			return NULL;
+			return req->dst_none ? "dst" : NULL;
 		if (!cidr_set_match(rl->dst, req->dst))
 			return "dst";
 	}

@@ -152,6 +152,7 @@ rules_load(const char *path, char *err, size_t errlen)
 	}
 	snprintf(ld.r->path, sizeof(ld.r->path), "%s", path);
 	rules_option_defaults(ld.r);
+	rules_set_base(path);
 	if (ini_file_parse(path, on_section, on_key, on_end, &ld, err, errlen) <
 	    0) {
 		free(ld.text);

@@ -26,5 +26,6 @@ int rules_option_set(struct rules_loader *ld, const char *key,
 		     const char *value);
 int rules_parse_action(const char *v, enum rule_action *a);
 void rules_option_defaults(struct rules *r);
+void rules_set_base(const char *rules_path);
 
 #endif

@@ -16,6 +16,35 @@
 
 typedef int set_fn(struct rule *rl, const char *v, char *why, size_t n);
 
+/* The folder of the rules file being loaded: @FILE paths are relative
+ * to it, so one rules.ini works in the source tree and once installed.
+ * (Loading happens in the master, one file at a time.) */
+static char base_dir[4096];
+
+void
+rules_set_base(const char *rules_path)
+{
+	const char *slash = strrchr(rules_path, '/');
+
+	if (!slash)
+		snprintf(base_dir, sizeof(base_dir), ".");
+	else
+		snprintf(base_dir, sizeof(base_dir), "%.*s",
+			 (int)(slash - rules_path), rules_path);
+	if (!base_dir[0])
+		snprintf(base_dir, sizeof(base_dir), "/");
+}
+
+/* "@FILE" -> the path to open. */
+static const char *
+list_path(const char *at, char *out, size_t n)
+{
+	if (at[1] == '/')
+		return at + 1;
+	snprintf(out, n, "%s/%s", base_dir, at + 1);
+	return out;
+}
+
 /* Calls fn on each comma-separated item of v, blanks trimmed. */
 static int
 each_item(struct rule *rl, const char *v, set_fn *fn, char *why, size_t n)
@@ -72,8 +101,11 @@ add_domain(struct domain_set **set, const char *v, char *why, size_t n)
 		snprintf(why, n, "out of memory");
 		return -1;
 	}
+	char path[8192];
+
 	if (v[0] == '@')
-		return domain_set_add_file(*set, v + 1, why, n);
+		return domain_set_add_file(*set, list_path(v, path, sizeof(path)),
+					   why, n);
 	return domain_set_add(*set, v, why, n);
 }
 
@@ -219,13 +251,17 @@ set_url(struct rule *rl, const char *v, char *why, size_t n)
 static int
 set_url_file(struct rule *rl, const char *v, char *why, size_t n)
 {
+	char path[8192];
+
 	if (v[0] != '@') {
 		snprintf(why, n, "expected @FILE");
 		return -1;
 	}
 	return url_regex(rl, why, n) < 0
 	               ? -1
-	               : regex_set_add_file(rl->url, v + 1, 0, why, n);
+	               : regex_set_add_file(rl->url,
+	                                    list_path(v, path, sizeof(path)),
+	                                    0, why, n);
 }
 
 static struct rule_header *

@@ -20,21 +20,21 @@
 #include <string.h>
 
 enum atom {
-	ATOM_LIT,	/* one literal byte */
-	ATOM_OTHER,	/* matches something we cannot see into */
-	ATOM_NOP,	/* \Q, \E, comments, option settings */
-	ATOM_ALT,	/* top-level | */
-	ATOM_BAIL,	/* not understood */
+	ATOM_LIT,   /* one literal byte */
+	ATOM_OTHER, /* matches something we cannot see into */
+	ATOM_NOP,   /* \Q, \E, comments, option settings */
+	ATOM_ALT,   /* top-level | */
+	ATOM_BAIL,  /* not understood */
 	ATOM_END,
 };
 
 struct walk {
-	const char *p;		/* next pattern byte */
-	int inq;		/* inside \Q...\E */
-	int caseless;		/* fold literal bytes to lower case */
+	const char *p; /* next pattern byte */
+	int inq;       /* inside \Q...\E */
+	int caseless;  /* fold literal bytes to lower case */
 	unsigned char run[REGEX_LITERAL_MAX];
 	size_t run_len;
-	char *best;		/* the caller's buffer */
+	char *best; /* the caller's buffer */
 	size_t best_len;
 };
 
@@ -83,7 +83,8 @@ scan_options(const char *pattern)
 	int i = 0;
 
 	for (p = pattern; (p = strchr(p, '(')) != NULL; p++) {
-		if (p[1] == '*' || (p[1] == '?' && (p[2] == 'C' || p[2] == '[')))
+		if (p[1] == '*' ||
+		    (p[1] == '?' && (p[2] == 'C' || p[2] == '[')))
 			return -1;
 		if (p[1] != '?')
 			continue;
@@ -161,9 +162,9 @@ skip_class(const char *p)
 		} else if (*p == '\\') {
 			if (*++p == '\0')
 				return NULL;
-		} else if (*p == '[' && (p[1] == ':' || p[1] == '.' ||
-					 p[1] == '=') &&
-			   (e = posix_end(p)) != NULL) {
+		} else if (*p == '[' &&
+		           (p[1] == ':' || p[1] == '.' || p[1] == '=') &&
+		           (e = posix_end(p)) != NULL) {
 			p = e - 1;
 		}
 	}
@@ -186,10 +187,9 @@ skip_group(const char *p)
 		else if (*p == '[')
 			e = skip_class(p);
 		else if (strncmp(p, "(?#", 3) == 0) {
-			if ((e = strchr(p, ')')) != NULL)	/* no nesting */
+			if ((e = strchr(p, ')')) != NULL) /* no nesting */
 				e++;
-		}
-		else {
+		} else {
 			if (*p == '(')
 				depth++;
 			else if (*p == ')' && --depth == 0)
@@ -271,7 +271,7 @@ escape_atom(struct walk *w, unsigned char *c)
 		return ATOM_BAIL;
 	w->p += 2;
 	if (!is_alnum(e)) {
-		*c = e;		/* \. \/ \? ...: the character itself */
+		*c = e; /* \. \/ \? ...: the character itself */
 		return ATOM_LIT;
 	}
 	if ((k = strchr(ctl, e)) != NULL && (k - ctl) % 2 == 0) {
@@ -280,7 +280,7 @@ escape_atom(struct walk *w, unsigned char *c)
 	}
 	if (strchr("dDwWsShHvVRXbBAzZGK", e) || (e == 'N' && *w->p != '{'))
 		return ATOM_OTHER;
-	return ATOM_BAIL;	/* back references, \p, \c, octal, ... */
+	return ATOM_BAIL; /* back references, \p, \c, octal, ... */
 }
 
 static enum atom
@@ -320,7 +320,7 @@ next_atom(struct walk *w, unsigned char *c)
 	case '+':
 	case '?':
 	case '{':
-		return ATOM_BAIL;	/* stray, or a quantifier on a NOP */
+		return ATOM_BAIL; /* stray, or a quantifier on a NOP */
 	default:
 		*c = (unsigned char)*w->p++;
 		return ATOM_LIT;
@@ -362,8 +362,8 @@ quantifier(struct walk *w, struct quant *q)
 	q->fixed = 1;
 	if (w->inq) {
 		if (w->p[0] != '\\' || w->p[1] != 'E')
-			return 0;	/* the next byte is literal too */
-		w->inq = 0;		/* a\E+ repeats the a */
+			return 0; /* the next byte is literal too */
+		w->inq = 0;       /* a\E+ repeats the a */
 		w->p += 2;
 	}
 	switch (*w->p) {
@@ -428,7 +428,7 @@ literal(struct walk *w, unsigned char c, const struct quant *q)
 
 size_t
 regex_literal_extract(const char *pattern, int caseless, char *out,
-		      int *lit_caseless)
+                      int *lit_caseless)
 {
 	struct walk w = {.p = pattern, .best = out};
 	struct quant q;

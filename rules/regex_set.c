@@ -24,23 +24,23 @@
 
 #include "rules/aho.h"
 
-#define REGEX_SET_MAGIC 0x52787374u	/* "Rxst" */
-#define REGEX_SCRATCH_MAGIC 0x52787363u	/* "Rxsc" */
+#define REGEX_SET_MAGIC 0x52787374u     /* "Rxst" */
+#define REGEX_SCRATCH_MAGIC 0x52787363u /* "Rxsc" */
 
 /* Always on: these guard misuse that would otherwise read freed or
  * unbuilt memory, and cost a compare. */
-#define REGEX_SET_ASSERT(cond)                                                 \
-	do {                                                                   \
-		if (!(cond))                                                   \
-			assert_fail(#cond, __LINE__);                          \
+#define REGEX_SET_ASSERT(cond)                        \
+	do {                                          \
+		if (!(cond))                          \
+			assert_fail(#cond, __LINE__); \
 	} while (0)
 
 struct regex_pat {
 	pcre2_code *code;
-	char *text;			/* as added, for regex_set_pattern */
-	int jit;			/* JIT compiled: use pcre2_jit_match */
-	int lit_caseless;		/* the literal may occur in any case */
-	size_t lit_len;			/* 0: no literal, always a candidate */
+	char *text;       /* as added, for regex_set_pattern */
+	int jit;          /* JIT compiled: use pcre2_jit_match */
+	int lit_caseless; /* the literal may occur in any case */
+	size_t lit_len;   /* 0: no literal, always a candidate */
 	char lit[REGEX_LITERAL_MAX];
 };
 
@@ -49,22 +49,22 @@ struct regex_set {
 	int compiled;
 	struct regex_pat *pats;
 	size_t n, cap;
-	uint32_t *always;		/* patterns without a literal, in order */
+	uint32_t *always; /* patterns without a literal, in order */
 	size_t n_always;
-	struct aho *aho;		/* NULL when no pattern has a literal */
-	uint32_t max_captures;		/* sizes the scratch's match data */
+	struct aho *aho;       /* NULL when no pattern has a literal */
+	uint32_t max_captures; /* sizes the scratch's match data */
 };
 
 struct regex_scratch {
 	unsigned magic;
 	const struct regex_set *set;
 	pcre2_match_data *md;
-	const char *subject;		/* of the call in progress */
+	const char *subject; /* of the call in progress */
 	/* stamp[i] == gen: pattern i is already a candidate of this call,
 	 * so clearing the marks is one increment, not a memset */
 	uint32_t gen;
 	uint32_t *stamp;
-	uint32_t *cand;			/* this call's candidates */
+	uint32_t *cand; /* this call's candidates */
 	size_t ncand;
 };
 
@@ -72,7 +72,7 @@ static _Noreturn void
 assert_fail(const char *cond, int line)
 {
 	fprintf(stderr, "rules/regex_set.c:%d: assertion failed: %s\n", line,
-		cond);
+	        cond);
 	abort();
 }
 
@@ -119,12 +119,12 @@ compile(const char *pattern, int caseless, char *err, size_t errlen)
 	int rc;
 
 	code = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED, opts,
-			     &rc, &off, NULL);
+	                     &rc, &off, NULL);
 	if (!code) {
 		if (pcre2_get_error_message(rc, msg, sizeof(msg)) < 0)
 			snprintf((char *)msg, sizeof(msg), "error %d", rc);
 		snprintf(err, errlen, "at offset %zu: %s", (size_t)off,
-			 (char *)msg);
+		         (char *)msg);
 	}
 	return code;
 }
@@ -148,21 +148,25 @@ static void
 extract_literal(struct regex_pat *p, const char *pattern, int caseless)
 {
 	p->lit_len = regex_literal_extract(pattern, caseless, p->lit,
-					   &p->lit_caseless);
+	                                   &p->lit_caseless);
 	if (p->lit_len < REGEX_LITERAL_MIN)
 		p->lit_len = 0;
 }
 
 int
-regex_set_add(struct regex_set *s, const char *pattern, int caseless,
-	      char *err, size_t errlen)
+regex_set_add(struct regex_set *s, const char *pattern, int caseless, char *err,
+              size_t errlen)
 {
 	struct regex_pat *p;
 	uint32_t ncap = 0;
 
 	REGEX_SET_ASSERT(s->magic == REGEX_SET_MAGIC && !s->compiled);
 	/* Indexes are returned as int and stored as uint32_t. */
-	if (s->n >= INT_MAX || grow_pats(s) < 0) {
+	if (s->n >= INT_MAX) {
+		snprintf(err, errlen, "too many patterns");
+		return -1;
+	}
+	if (grow_pats(s) < 0) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
@@ -204,8 +208,8 @@ trim(char *line, size_t *len)
  * otherwise make a URL pattern that can never match); write \x20 for a
  * space at either end. */
 static int
-add_line(struct regex_set *s, char *line, size_t len, int caseless,
-	 char *err, size_t errlen)
+add_line(struct regex_set *s, char *line, size_t len, int caseless, char *err,
+         size_t errlen)
 {
 	if (memchr(line, '\0', len)) {
 		snprintf(err, errlen, "NUL byte in pattern");
@@ -219,7 +223,7 @@ add_line(struct regex_set *s, char *line, size_t len, int caseless,
 
 int
 regex_set_add_file(struct regex_set *s, const char *path, int caseless,
-		   char *err, size_t errlen)
+                   char *err, size_t errlen)
 {
 	FILE *f = fopen(path, "re");
 	char *line = NULL, why[512];
@@ -233,7 +237,8 @@ regex_set_add_file(struct regex_set *s, const char *path, int caseless,
 	}
 	while (rc == 0 && (n = getline(&line, &cap, f)) >= 0) {
 		lineno++;
-		if (add_line(s, line, (size_t)n, caseless, why, sizeof(why)) < 0) {
+		if (add_line(s, line, (size_t)n, caseless, why, sizeof(why)) <
+		    0) {
 			snprintf(err, errlen, "%s:%zu: %s", path, lineno, why);
 			rc = -1;
 		}
@@ -265,7 +270,7 @@ regex_set_compile(struct regex_set *s, char *err, size_t errlen)
 		if (!s->aho && !(s->aho = aho_new()))
 			goto nomem;
 		if (aho_add(s->aho, s->pats[i].lit, s->pats[i].lit_len,
-			    (uint32_t)i) < 0)
+		            (uint32_t)i) < 0)
 			goto nomem;
 		nlit++;
 	}
@@ -274,9 +279,10 @@ regex_set_compile(struct regex_set *s, char *err, size_t errlen)
 	s->compiled = 1;
 	return 0;
 nomem:
-	snprintf(err, errlen, "out of memory building the prefilter (%zu "
-			      "patterns, %zu literals)",
-		 s->n, nlit);
+	snprintf(err, errlen,
+	         "out of memory building the prefilter (%zu "
+	         "patterns, %zu literals)",
+	         s->n, nlit);
 	return -1;
 }
 
@@ -394,7 +400,7 @@ next_generation(struct regex_scratch *sc)
 
 int
 regex_set_match(const struct regex_set *s, struct regex_scratch *sc,
-		const char *subject, size_t len)
+                const char *subject, size_t len)
 {
 	size_t i = 0, j = 0;
 	uint32_t id;

@@ -31,6 +31,8 @@ struct rules_request {
 			      size_t *len);
 	void *header_arg;
 	const struct sockaddr *dst;	/* after DNS, or NULL */
+	int dst_none;			/* the name did not resolve: dst
+					 * conditions cannot hold */
 	const char *sni;		/* after the ClientHello, or NULL */
 	int sni_known;			/* 1 once the ClientHello was read */
 	const struct tm *now;		/* in the rules' time zone */

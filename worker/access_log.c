@@ -296,6 +296,9 @@ fill(struct access_log_entry *e, struct session *s, char *peer, char *up)
 		                      SOCK_ADDRSTRLEN);
 	e->duration_ms = event_now() - s->started;
 	e->tunnel = s->tunnel;
+	e->rule = s->rule_name;
+	e->action = s->rule_action;
+	e->tls_sni = s->sni_known && s->sni[0] ? s->sni : NULL;
 }
 
 /* Into the buffer, flushing first when the line does not fit. */

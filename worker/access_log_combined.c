@@ -5,6 +5,7 @@
  *
  *   CLIENT - USER [TIME] "METHOD URL HTTP/1.x" STATUS BYTES_OUT "REFERER"
  *   "USER_AGENT" up=UPSTREAM rx=BYTES_IN ms=DURATION
+ *   [rule=NAME action=ACTION] [sni=NAME]  (when rules are loaded)
  *
  * Quotes, backslashes, control bytes and bytes >= 0x7f from the client are
  * written as \xHH, so a client cannot forge a line or break a field.
@@ -123,5 +124,15 @@ access_log_combined(char *out, size_t cap, const struct access_log_entry *e)
 	access_log_putu(&o, e->bytes_in);
 	access_log_puts(&o, " ms=");
 	access_log_putu(&o, e->duration_ms);
+	if (e->rule) {	/* names are [A-Za-z0-9_.-]: no quoting needed */
+		access_log_puts(&o, " rule=");
+		access_log_puts(&o, e->rule);
+		access_log_puts(&o, " action=");
+		access_log_puts(&o, e->action ? e->action : "-");
+	}
+	if (e->tls_sni) {
+		access_log_puts(&o, " sni=");
+		word(&o, e->tls_sni);
+	}
 	return access_log_end(&o);
 }

@@ -4,7 +4,9 @@
  */
 #include "worker/session.h"
 
+#include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "common/log.h"
 #include "common/sock.h"
@@ -56,18 +58,21 @@ http_count_status(unsigned status)
 	}
 }
 
+/* The page: status, then the html paragraphs (already escaped). */
 static int
-write_page(struct buf *out, unsigned status, const char *text)
+write_page(struct buf *out, unsigned status, const char *html)
 {
 	const char *reason = http_status_reason(status);
-	char body[512];
+	char body[4096];
 	int n;
 
 	n = snprintf(body, sizeof(body),
 	             "<!DOCTYPE html>\n<html><head><title>%u %s</title></head>"
-	             "<body><h1>%u %s</h1><p>%s</p><hr><p>proxyd</p></body>"
+	             "<body><h1>%u %s</h1>%s<hr><p>proxyd</p></body>"
 	             "</html>\n",
-	             status, reason, status, reason, text);
+	             status, reason, status, reason, html);
+	if (n < 0 || (size_t)n >= sizeof(body))
+		n = (int)strlen(body);
 	return http_head_printf(
 	        out,
 	        "HTTP/1.1 %u %s\r\nContent-Type: text/html\r\n"
@@ -75,6 +80,34 @@ write_page(struct buf *out, unsigned status, const char *text)
 	        "Connection: close\r\n\r\n%s",
 	        status, reason, n, body);
 }
+
+/* Text into HTML: what a client sent must not become markup. */
+static void
+html_escape(char *out, size_t cap, const char *in, size_t len)
+{
+	size_t o = 0, i;
+	const char *rep;
+	char c[2] = "";
+
+	for (i = 0; i < len && o + 7 < cap; i++) {
+		switch (in[i]) {
+		case '<': rep = "&lt;"; break;
+		case '>': rep = "&gt;"; break;
+		case '&': rep = "&amp;"; break;
+		case '"': rep = "&quot;"; break;
+		case '\'': rep = "&#39;"; break;
+		default:
+			c[0] = (unsigned char)in[i] < 0x20 ? '?' : in[i];
+			rep = c;
+		}
+		o += (size_t)snprintf(out + o, cap - o, "%s", rep);
+	}
+	out[o] = '\0';
+}
+
+static void send_answer(struct session *s, struct buf *out, unsigned status,
+			int error, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
 
 void
 http_error_send(struct session *s, unsigned status, const char *why)
@@ -95,17 +128,82 @@ http_error_send(struct session *s, unsigned status, const char *why)
 		session_close(s);
 		return;
 	}
+	send_answer(s, out, status, 1, "<p>%s</p>", text);
+}
+
+/* The answer is queued: log it, count it, end the connection. */
+static void
+answered(struct session *s, unsigned status)
+{
 	if (s->dnsq)
 		dns_cancel(s->dnsq);
 	s->dnsq = NULL;
-	buf_consume(out, buf_len(out));
-	(void)write_page(out, status, text);
 	s->status = status;
 	s->resp_started = 1;
-	if (session_counted(s)) {
-		count_error(status);
+	if (session_counted(s))
 		http_count_status(status);
-	}
 	access_log_write(s);
 	session_end(s);
+}
+
+/* Queues a whole answer built by fmt, logs it and ends the connection. */
+static void
+send_answer(struct session *s, struct buf *out, unsigned status, int error,
+	    const char *fmt, ...)
+{
+	char html[3072];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(html, sizeof(html), fmt, ap);
+	va_end(ap);
+	buf_consume(out, buf_len(out));
+	(void)write_page(out, status, html);
+	if (session_counted(s) && error)
+		count_error(status);
+	answered(s, status);
+}
+
+/* A rule said no: the block page names the rule (NULL: the default
+ * policy), the URL, the client and the rule's message. */
+void
+http_block_send(struct session *s, const struct rule *rl)
+{
+	char url[1024], msg[512], peer[SOCK_ADDRSTRLEN];
+	const char *b = s->cli.in ? buf_head(s->cli.in) : "";
+	struct buf *out = side_out(&s->cli);
+
+	if (!out || s->resp_started) {
+		session_close(s);
+		return;
+	}
+	html_escape(url, sizeof(url), b + s->req.target.off,
+		    s->req.target.len);
+	html_escape(msg, sizeof(msg), rl && rl->message ? rl->message : "",
+		    rl && rl->message ? strlen(rl->message) : 0);
+	sock_ip_str((const struct sockaddr *)&s->peer, peer, sizeof(peer));
+	send_answer(s, out, rl ? rl->status : 403, 0,
+		    "<p>Access to <code>%s</code> is not allowed by the "
+		    "proxy's policy (rule <b>%s</b>).</p>%s%s%s"
+		    "<p>Your address: %s</p>",
+		    url, rl ? rl->name : "default", msg[0] ? "<p>" : "", msg,
+		    msg[0] ? "</p>" : "", peer);
+}
+
+void
+http_redirect_send(struct session *s, const char *location)
+{
+	struct buf *out = side_out(&s->cli);
+
+	if (!out || s->resp_started) {
+		session_close(s);
+		return;
+	}
+	buf_consume(out, buf_len(out));
+	(void)http_head_printf(out,
+			       "HTTP/1.1 302 Found\r\nLocation: %s\r\n"
+			       "Content-Length: 0\r\nConnection: close\r\n"
+			       "\r\n",
+			       location);
+	answered(s, 302);
 }

@@ -141,7 +141,7 @@ proxy_request_ready(struct session *s)
 		rc = connect_target(s, b);
 	else
 		rc = absolute_target(s, b);
-	if (rc < 0)
+	if (rc < 0 || access_rules_request(s) < 0)
 		return;
 	if (!s->tunnel)
 		choose_framing(s);

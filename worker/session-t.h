@@ -13,6 +13,7 @@
 #include "worker/dns.h"
 #include "worker/event-t.h"
 #include "worker/http_parse.h"
+#include "rules/rules.h"
 
 #define SESSION_MAGIC 0x5e55104dU
 #define SESSION_HOST_MAX 256
@@ -107,6 +108,17 @@ struct session {
 	unsigned status;		/* sent to the client, for the log */
 	uint64_t started;		/* ms, when the request head began */
 	struct splice_pipe pipes[2];	/* tunnel: to upstream, to client */
+	/* the rules: where evaluation stands, and what decided */
+	struct rules_state rstate;
+	enum rules_verdict rverdict;	/* RULES_NEED_* while pending */
+	struct rules_state rdenied;	/* a refused address's decision */
+	unsigned has_denial : 1;
+	unsigned dst_none : 1;		/* the host did not resolve */
+	const char *rule_name;		/* for the log: deciding rule */
+	const char *rule_action;
+	char sni[256];			/* tunnel: TLS server name, or "" */
+	unsigned sni_wait : 1;		/* tunnel: reading the ClientHello */
+	unsigned sni_known : 1;		/* tunnel: the ClientHello was read */
 	char *retry_head;		/* request head kept for one retry */
 	size_t retry_len;
 	unsigned no_pool : 1;		/* retrying: a fresh connection */

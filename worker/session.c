@@ -110,6 +110,8 @@ session_next_request(struct session *s)
 	s->state = SESSION_IDLE;
 	s->tunnel = s->up_reused = s->resp_started = 0;
 	s->req_abandoned = s->logged = s->no_pool = 0;
+	s->has_denial = s->dst_none = s->sni_known = s->sni_wait = 0;
+	s->sni[0] = '\0';
 	free(s->retry_head);
 	s->retry_head = NULL;
 	s->resp_head_done = s->req_sent = 0;

@@ -47,6 +47,16 @@ int side_attach(struct side *sd, int fd, void *owner);
 /* http_error.c */
 void http_error_send(struct session *s, unsigned status, const char *why);
 void http_count_status(unsigned status);
+void http_block_send(struct session *s, const struct rule *rl);
+void http_redirect_send(struct session *s, const char *location);
+
+/* access_rules.c: 0 = go on, -1 = answered (or, for addresses, 1 = this
+ * one is refused by a rule: try the next) */
+int access_rules_request(struct session *s);
+int access_rules_address(struct session *s, const struct sockaddr *dst);
+int access_rules_refuse(struct session *s);
+int access_rules_unresolved(struct session *s);
+int access_rules_sni(struct session *s);
 
 /* proxy_request.c */
 void proxy_request_ready(struct session *s);

@@ -33,7 +33,12 @@ tunnel_start(struct session *s)
 		return;
 	}
 	buf_append(out, ESTABLISHED, sizeof(ESTABLISHED) - 1);
-	buf_consume(s->cli.in, s->req.head_len);
+	/* Rules on the TLS server name: read the ClientHello before any
+	 * byte goes upstream; the CONNECT head stays for header rules. */
+	s->sni_wait = worker.rules &&
+		      (worker.rules_need_sni || s->rverdict == RULES_NEED_SNI);
+	if (!s->sni_wait)
+		buf_consume(s->cli.in, s->req.head_len);
 	s->state = SESSION_TUNNEL;
 	s->status = 200;
 	s->resp_started = 1;
@@ -163,10 +168,43 @@ finish(struct session *s)
 	session_close(s);
 }
 
+/* Waits for the ClientHello, then lets the rules judge its SNI. */
+static int
+sni_step(struct session *s)
+{
+	const uint8_t *data;
+	enum sni_result r;
+	size_t len;
+	int p = 0;
+
+	if (pending(s->cli.out))
+		p |= side_write(&s->cli, s->cli.out, 0);
+	p |= side_read(&s->cli, 0);
+	len = s->cli.in ? buf_len(s->cli.in) - s->req.head_len : 0;
+	data = len ? (const uint8_t *)buf_head(s->cli.in) + s->req.head_len
+		   : (const uint8_t *)"";
+	r = sni_parse(data, len, s->sni, sizeof(s->sni));
+	if (r == SNI_AGAIN && !s->cli.eof &&
+	    !(s->cli.in && buf_space(s->cli.in) == 0 && s->cli.in->start == 0))
+		return p;
+	if (r != SNI_FOUND)
+		s->sni[0] = '\0';
+	if (access_rules_sni(s) < 0) {
+		finish(s);
+		return 0;
+	}
+	buf_consume(s->cli.in, s->req.head_len);
+	s->sni_wait = 0;
+	return 1;
+}
+
 int
 tunnel_step(struct session *s)
 {
 	int p = 0;
+
+	if (s->sni_wait)
+		return sni_step(s);
 
 	p |= move(&s->cli, &s->up, &s->pipes[0], 1);
 	if (pending(s->cli.out))	/* the 200 goes first */

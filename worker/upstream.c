@@ -58,7 +58,8 @@ on_resolved(void *arg, int status, const struct dns_addrs *a,
 	s->dnsq = NULL;
 	if (status < 0) {
 		log_info("cannot resolve %s: %s", s->host, err ? err : "?");
-		http_error_send(s, 502, "cannot resolve host");
+		if (!access_rules_unresolved(s))
+			http_error_send(s, 502, "cannot resolve host");
 	} else if (!keep_allowed(s, a)) {
 		http_error_send(s, 403, "destination address not allowed");
 	} else {
@@ -69,27 +70,40 @@ on_resolved(void *arg, int status, const struct dns_addrs *a,
 		session_run(s);
 }
 
+/* A pooled connection for this request, if there is one it may use. */
+static int
+from_pool(struct session *s)
+{
+	socklen_t len = sizeof(s->up_addr);
+	int fd;
+
+	if (s->tunnel || s->no_pool ||
+	    (fd = upstream_pool_take(s->pool_key)) < 0)
+		return 0;
+	(void)getpeername(fd, (struct sockaddr *)&s->up_addr, &len);
+	/* a dst rule judges the address this request reaches, the pooled
+	 * connection's; refused, the request resolves and is refused there
+	 * with the rule's answer */
+	if (access_rules_address(s, (const struct sockaddr *)&s->up_addr) ||
+	    side_attach(&s->up, fd, s) < 0) {
+		close(fd);
+		s->up.io.fd = -1;
+		return 0;
+	}
+	STATS_INC(upstream_reuses);
+	s->up_reused = 1;
+	s->up.writable = 1;
+	connected(s);
+	return 1;
+}
+
 void
 upstream_start(struct session *s)
 {
 	struct dns_query *q;
-	int fd;
 
-	if (!s->tunnel && !s->no_pool &&
-	    (fd = upstream_pool_take(s->pool_key)) >= 0) {
-		socklen_t len = sizeof(s->up_addr);
-
-		(void)getpeername(fd, (struct sockaddr *)&s->up_addr, &len);
-		if (side_attach(&s->up, fd, s) == 0) {
-			STATS_INC(upstream_reuses);
-			s->up_reused = 1;
-			s->up.writable = 1;
-			connected(s);
-			return;
-		}
-		close(fd);
-		s->up.io.fd = -1;
-	}
+	if (from_pool(s))
+		return;
 	s->state = SESSION_RESOLVING;
 	session_set_timer(s, &worker.q_connect);
 	q = dns_resolve(s->host, s->port, on_resolved, s);
@@ -102,10 +116,16 @@ try_next_address(struct session *s)
 {
 	char name[SOCK_ADDRSTRLEN];
 	const struct sockaddr *sa;
-	int fd;
+	int fd, rc;
 
 	while (s->addr_next < s->addrs.n) {
 		sa = (const struct sockaddr *)&s->addrs.addr[s->addr_next];
+		if ((rc = access_rules_address(s, sa)) != 0) {
+			if (rc < 0)
+				return;	/* answered */
+			s->addr_next++;
+			continue;	/* a rule refuses this address */
+		}
 		fd = sock_connect(sa, s->addrs.len[s->addr_next++]);
 		if (fd >= 0 && side_attach(&s->up, fd, s) == 0) {
 			memcpy(&s->up_addr, sa, s->addrs.len[s->addr_next - 1]);
@@ -120,7 +140,8 @@ try_next_address(struct session *s)
 			close(fd);
 		s->up.io.fd = -1;
 	}
-	http_error_send(s, 502, "cannot connect to upstream");
+	if (!access_rules_refuse(s))
+		http_error_send(s, 502, "cannot connect to upstream");
 }
 
 int

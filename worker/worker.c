@@ -21,6 +21,7 @@
 
 #include "common/buf.h"
 #include "common/log.h"
+#include "rules/rules.h"
 #include "worker/dns.h"
 #include "worker/event.h"
 #include "worker/session.h"
@@ -200,6 +201,39 @@ set_via(void)
 	snprintf(worker.via, sizeof(worker.via), "1.1 %s (proxyd)", host);
 }
 
+static int
+needs_sni(const struct rules *r)
+{
+	unsigned i;
+
+	if (r->sni_mismatch_deny || r->sni_missing_deny)
+		return 1;
+	for (i = 0; i < r->n; i++)
+		if (r->rule[i].needs & RULE_NEEDS_SNI)
+			return 1;
+	return 0;
+}
+
+/* The rules this worker runs (compiled by the master, shared by fork):
+ * its own regex scratch and hit counters, and the rules' time zone. */
+static void
+init_rules(const struct rules *r)
+{
+	worker.rules = r;
+	if (!r)
+		return;
+	if (r->time_zone[0])
+		setenv("TZ", r->time_zone, 1);
+	tzset();
+	worker.rules_scratch = rules_scratch_new(r);
+	worker.rule_hits = calloc(r->n ? r->n : 1, sizeof(uint64_t));
+	if (!worker.rules_scratch || !worker.rule_hits) {
+		log_error("rules: out of memory");
+		exit(1);
+	}
+	worker.rules_need_sni = needs_sni(r);
+}
+
 static void
 init_worker(const struct worker_heritage *h)
 {
@@ -224,6 +258,7 @@ init_worker(const struct worker_heritage *h)
 	if (access_log_open(cfg->access_log, err, sizeof(err)) < 0)
 		log_error("access log: %s", err);
 	admin_init(h->shm_base, h->shm_size);
+	init_rules(h->rules);
 	event_timer_init(&resume_timer, on_resume, NULL);
 	for (i = 0; i < cfg->n_listens; i++) {
 		listeners[i].fd = h->listen_fds[i];
@@ -272,6 +307,8 @@ finish(int code)
 	access_log_close();
 	upstream_pool_fini();
 	dns_fini();
+	rules_scratch_free(worker.rules_scratch);
+	free(worker.rule_hits);
 	for (i = 0; i < worker.cfg->n_listens; i++)
 		close(listeners[i].fd);
 	event_fini();

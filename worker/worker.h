@@ -40,6 +40,10 @@ struct worker_state {
 	struct event_timer_queue q_tunnel_idle;
 	struct event_timer_queue q_linger;
 	char via[300];			/* "1.1 HOST (proxyd)": Via value */
+	const struct rules *rules;	/* NULL: none configured */
+	struct rules_scratch *rules_scratch;
+	uint64_t *rule_hits;		/* per rule, this worker's */
+	int rules_need_sni;		/* some decision waits for the SNI */
 	unsigned sessions;		/* open client connections */
 	int draining;
 };

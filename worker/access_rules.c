@@ -1,0 +1,234 @@
+/*
+ * Where the worker meets the rules engine: describing a request to it at
+ * each point more becomes known (the head; each resolved address before
+ * connecting; the TLS server name in a tunnel), and carrying out what it
+ * decides: allow, deny with a block page, or redirect.
+ */
+#include "worker/session.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "common/log.h"
+#include "common/sock.h"
+#include "worker/stats.h"
+#include "worker/worker.h"
+
+/* The i-th value of a request header, for header = conditions. */
+static const char *
+header_value(void *arg, const char *name, unsigned i, size_t *len)
+{
+	struct session *s = arg;
+	const char *b = buf_head(s->cli.in);
+	const struct http_field *f = NULL;
+	unsigned from = 0;
+
+	do {
+		f = http_msg_field(&s->req, b, name, &from);
+	} while (f && i-- > 0);
+	if (!f)
+		return NULL;
+	*len = f->value.len;
+	return b + f->value.off;
+}
+
+static const struct tm *
+now_tm(void)
+{
+	static struct tm tm;
+	static time_t at;
+	time_t t = time(NULL);
+
+	if (t != at) {
+		localtime_r(&t, &tm);	/* TZ is the rules' time zone */
+		at = t;
+	}
+	return &tm;
+}
+
+/* The request as the rules see it; the head must still be in cli.in. */
+static void
+describe(struct session *s, struct rules_request *rq, char *method,
+	 size_t cap)
+{
+	const char *b = buf_head(s->cli.in);
+	const struct http_span *m = &s->req.method_name;
+
+	snprintf(method, cap, "%.*s", (int)m->len, b + m->off);
+	memset(rq, 0, sizeof(*rq));
+	rq->src = (const struct sockaddr *)&s->peer;
+	rq->host = s->host;
+	rq->port = s->port;
+	rq->method = method;
+	rq->https = s->tunnel;
+	rq->url = b + s->req.target.off;
+	rq->url_len = s->req.target.len;
+	rq->header = header_value;
+	rq->header_arg = s;
+	rq->now = now_tm();
+	if (s->sni_known) {
+		rq->sni_known = 1;
+		rq->sni = s->sni[0] ? s->sni : NULL;
+	}
+}
+
+/* What goes in the access log: the deciding rule, or the monitor-mode
+ * rule that matched when the default decided. */
+static void
+note(struct session *s, const struct rules_state *st)
+{
+	if (st->rule) {
+		s->rule_name = st->rule->name;
+		s->rule_action = rules_action_name(st->action);
+	} else if (st->monitored) {
+		s->rule_name = st->monitored->name;
+		s->rule_action = "monitor";
+	} else {
+		s->rule_name = "default";
+		s->rule_action = rules_action_name(st->action);
+	}
+	if (st->monitored && st->rule)
+		log_info("rule %s (monitor) matched %s:%u; %s decided",
+			 st->monitored->name, s->host, (unsigned)s->port,
+			 st->rule->name);
+}
+
+/* Carries out a decision: 0 to go on, -1 when the answer was sent. */
+static int
+apply(struct session *s, const struct rules_state *st)
+{
+	note(s, st);
+	if (st->action == RULE_allow) {
+		STATS_INC(rules_allowed);
+		return 0;
+	}
+	STATS_INC(rules_denied);
+	if (st->action == RULE_redirect)
+		http_redirect_send(s, st->rule->location);
+	else
+		http_block_send(s, st->rule);
+	return -1;
+}
+
+static enum rules_verdict
+eval(struct session *s, struct rules_state *st, const struct sockaddr *dst)
+{
+	struct rules_request rq;
+	char method[32];
+
+	describe(s, &rq, method, sizeof(method));
+	rq.dst = dst;
+	rq.dst_none = s->dst_none;
+	return rules_eval(worker.rules, worker.rules_scratch, &rq, st,
+			  worker.rule_hits);
+}
+
+int
+access_rules_request(struct session *s)
+{
+	s->rule_name = s->rule_action = NULL;
+	s->rverdict = RULES_DECIDED;
+	if (!worker.rules)
+		return 0;
+	memset(&s->rstate, 0, sizeof(s->rstate));
+	s->rverdict = eval(s, &s->rstate, NULL);
+	return s->rverdict == RULES_DECIDED ? apply(s, &s->rstate) : 0;
+}
+
+int
+access_rules_address(struct session *s, const struct sockaddr *dst)
+{
+	struct rules_state st;
+	enum rules_verdict v;
+
+	if (!worker.rules || s->rverdict != RULES_NEED_DST)
+		return 0;
+	st = s->rstate;
+	v = eval(s, &st, dst);
+	if (v == RULES_DECIDED && st.action != RULE_allow) {
+		s->rdenied = st;	/* try the next address */
+		s->has_denial = 1;
+		return 1;
+	}
+	s->rstate = st;
+	s->rverdict = v;
+	return v == RULES_DECIDED ? apply(s, &st) : 0;
+}
+
+/* Every address was refused by a rule: answer as the rule says. */
+int
+access_rules_refuse(struct session *s)
+{
+	if (!s->has_denial)
+		return 0;
+	(void)apply(s, &s->rdenied);
+	return 1;
+}
+
+/* The CONNECT host is a name (an IP literal has no SNI to compare). */
+static int
+host_is_name(const char *host)
+{
+	struct in6_addr a;
+
+	return inet_pton(AF_INET, host, &a) != 1 &&
+	       inet_pton(AF_INET6, host, &a) != 1;
+}
+
+/* Built-in tunnel checks: the SNI must name the CONNECT host (else it is
+ * domain fronting), and a ClientHello may need to carry one. */
+static const char *
+sni_refusal(struct session *s)
+{
+	const struct rules *r = worker.rules;
+
+	if (s->sni[0] && r->sni_mismatch_deny && host_is_name(s->host) &&
+	    strcasecmp(s->sni, s->host) != 0)
+		return "sni_mismatch";
+	if (!s->sni[0] && r->sni_missing_deny)
+		return "sni_missing";
+	return NULL;
+}
+
+int
+access_rules_sni(struct session *s)
+{
+	const char *refusal;
+
+	if (!worker.rules)
+		return 0;
+	s->sni_known = 1;
+	if ((refusal = sni_refusal(s)) != NULL) {
+		s->rule_name = refusal;
+		s->rule_action = "deny";
+		STATS_INC(rules_denied);
+		return -1;
+	}
+	if (s->rverdict != RULES_NEED_SNI)
+		return 0;
+	s->rverdict = eval(s, &s->rstate, (const struct sockaddr *)&s->up_addr);
+	note(s, &s->rstate);
+	if (s->rstate.action == RULE_allow) {
+		STATS_INC(rules_allowed);
+		return 0;
+	}
+	STATS_INC(rules_denied);
+	return -1;	/* after the 200 only closing is left */
+}
+
+/* The name did not resolve: rules waiting for its address cannot match,
+ * and a later rule may still refuse the request (better than a 502). */
+int
+access_rules_unresolved(struct session *s)
+{
+	if (!worker.rules || s->rverdict != RULES_NEED_DST)
+		return 0;
+	s->dst_none = 1;
+	s->rverdict = eval(s, &s->rstate, NULL);
+	if (s->rverdict != RULES_DECIDED || s->rstate.action == RULE_allow)
+		return 0;
+	return apply(s, &s->rstate) < 0;
+}
