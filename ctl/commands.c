@@ -47,17 +47,6 @@ ctl_workers(const struct shm_view *v)
 	return 0;
 }
 
-int
-ctl_rules(const struct shm_view *v)
-{
-	if (v->h->rules_off == 0) {
-		printf("no rules loaded\n");
-		return 0;
-	}
-	fprintf(stderr, "proxyctl: the segment's rules area is newer than "
-			"this proxyctl\n");
-	return 1;
-}
 
 int
 ctl_signal_master(const struct shm_view *v, int sig, const char *what)

@@ -15,7 +15,11 @@ enum ctl_format {
 
 int ctl_stats(const struct shm_view *v, enum ctl_format format);
 int ctl_workers(const struct shm_view *v);
-int ctl_rules(const struct shm_view *v);
+/* rules.c: the rules area next to the segment at shm_path. */
+int ctl_rules(const char *shm_path);
+const char *ctl_action_name(uint32_t a);
+/* explain.c: which rule decides a request, and why the others did not. */
+int ctl_explain(const char *shm_path, int argc, char **argv);
 /* Live view, refreshed every second until 'q'; once = print one. */
 int ctl_top(const struct shm_view *v, int once);
 /* Sends sig to the master after checking it is a live proxyd. */

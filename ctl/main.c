@@ -23,6 +23,8 @@ usage(FILE *f)
 		"  stats [--json | --prometheus]  counters, totals and rates\n"
 		"  workers                        worker processes\n"
 		"  rules                          the rules the workers run\n"
+		"  explain URL [--src IP] [--method M] [--sni NAME] [--dst IP]\n"
+		"                                 which rule decides, and why\n"
 		"  top [-1]                       live view (q quits)\n"
 		"  reload                         SIGHUP the master\n"
 		"  stop                           graceful stop (SIGQUIT)\n"
@@ -53,7 +55,7 @@ segment_path(const char *shm, const char *conf, char *out, size_t len)
 }
 
 static int
-run(const struct shm_view *v, int argc, char **argv)
+run(const struct shm_view *v, const char *path, int argc, char **argv)
 {
 	const char *cmd = argv[0], *opt = argc > 1 ? argv[1] : "";
 
@@ -65,7 +67,9 @@ run(const struct shm_view *v, int argc, char **argv)
 	if (strcmp(cmd, "workers") == 0)
 		return ctl_workers(v);
 	if (strcmp(cmd, "rules") == 0)
-		return ctl_rules(v);
+		return ctl_rules(path);
+	if (strcmp(cmd, "explain") == 0)
+		return ctl_explain(path, argc, argv);
 	if (strcmp(cmd, "top") == 0)
 		return ctl_top(v, strcmp(opt, "-1") == 0);
 	if (strcmp(cmd, "reload") == 0)
@@ -81,7 +85,8 @@ static int
 known_option(const char *cmd, const char *opt)
 {
 	static const char *const commands[] = {
-		"stats", "workers", "rules", "top", "reload", "stop", NULL,
+		"stats", "workers", "rules", "explain", "top", "reload", "stop",
+		NULL,
 	};
 	const char *const *c;
 
@@ -91,8 +96,8 @@ known_option(const char *cmd, const char *opt)
 		fprintf(stderr, "proxyctl: unknown command '%s'\n", cmd);
 		return 0;
 	}
-	if (!opt)
-		return 1;
+	if (!opt || strcmp(cmd, "explain") == 0)
+		return 1;	/* explain reads its own arguments */
 	if (strcmp(cmd, "stats") == 0)
 		return !strcmp(opt, "--json") || !strcmp(opt, "--prometheus");
 	if (strcmp(cmd, "top") == 0)
@@ -129,7 +134,8 @@ main(int argc, char **argv)
 	}
 	argc -= optind;
 	argv += optind;
-	if (argc < 1 || argc > 2 || !known_option(argv[0], argv[1])) {
+	if (argc < 1 || (argc > 2 && strcmp(argv[0], "explain") != 0) ||
+	    !known_option(argv[0], argv[1])) {
 		usage(stderr);
 		return 2;
 	}
@@ -147,7 +153,7 @@ main(int argc, char **argv)
 		shm_detach(&v);
 		return 1;
 	}
-	rc = run(&v, argc, argv);
+	rc = run(&v, path, argc, argv);
 	shm_detach(&v);
 	return rc;
 }

@@ -40,6 +40,7 @@ struct slot {
 	uint64_t respawn_at;	/* SLOT_WAITING */
 	uint64_t kill_at;	/* SLOT_DRAINING: SIGKILL if still alive */
 	unsigned backoff;	/* ms, doubles on a crash loop */
+	unsigned row;		/* its row of rule hit counters */
 };
 
 /* What the master runs now. */
@@ -52,6 +53,7 @@ static struct {
 	unsigned generation;
 	struct slot slots[MASTER_MAX_SLOTS];
 	struct shm_segment shm;
+	struct rules_area rules_area;	/* the current generation's */
 	int stopping;
 	uint64_t stop_deadline;
 	int foreground;
@@ -95,6 +97,26 @@ close_inherited(const int *fds, unsigned n)
 	close_range((unsigned)low, ~0U, 0);
 }
 
+/* The rules area for the generation about to start (none without
+ * rules).  0, or -1 (logged). */
+static int
+publish_rules(struct rules_area *a)
+{
+	char err[512];
+
+	a->base = NULL;
+	if (!m.rules) {
+		rules_area_remove(m.cfg->shm_file);
+		return 0;
+	}
+	if (rules_publish(a, m.shm.path, m.rules, m.cfg->workers,
+			  m.generation, master_shm_group(m.cfg), err,
+			  sizeof(err)) == 0)
+		return 0;
+	log_error("%s", err);
+	return -1;
+}
+
 static int
 spawn(unsigned i)
 {
@@ -103,6 +125,7 @@ spawn(unsigned i)
 		.generation = m.generation,
 		.stats = shm_slot_counters(&m.shm, i),
 		.heartbeat = &shm_slot(&m.shm, i)->heartbeat,
+		.rule_hits = rules_area_hits(&m.rules_area, m.slots[i].row),
 		.shm_base = m.shm.base, .shm_size = m.shm.size,
 		.uid = m.uid, .gid = m.gid, .master_pid = getpid(),
 	};
@@ -119,7 +142,8 @@ spawn(unsigned i)
 	m.slots[i] = (struct slot){ .state = SLOT_RUNNING, .pid = pid,
 				    .generation = m.generation,
 				    .started = now_ms(),
-				    .backoff = m.slots[i].backoff };
+				    .backoff = m.slots[i].backoff,
+				    .row = m.slots[i].row };
 	shm_slot_start(&m.shm, i, pid, m.generation);
 	MASTER_STAT_INC(worker_starts);
 	log_info("worker %u started (pid %d, generation %u)", i, (int)pid,
@@ -137,6 +161,7 @@ spawn_generation(void)
 		if (m.slots[i].state != SLOT_FREE)
 			continue;
 		m.slots[i].backoff = 0;
+		m.slots[i].row = started;	/* a respawn keeps it */
 		if (spawn(i) < 0)
 			return -1;
 		started++;
@@ -313,6 +338,7 @@ reload(void)
 {
 	struct config *cfg, *old = m.cfg;
 	struct rules *rules, *old_rules = m.rules;
+	struct rules_area old_area;
 	int fds[CONFIG_MAX_LISTENS], old_fds[CONFIG_MAX_LISTENS];
 	unsigned old_gen = m.generation;
 	uid_t uid;
@@ -337,13 +363,20 @@ reload(void)
 	m.generation++;
 	apply_master_settings(old, cfg);
 	master_prepare_logs(cfg, uid, gid, m.foreground);
-	if (spawn_generation() < 0) {
+	old_area = m.rules_area;
+	if (publish_rules(&m.rules_area) < 0 || spawn_generation() < 0) {
 		log_error("reload: cannot start the new workers; keeping the "
 			  "old ones");
 		drain_except(old_gen);
 		m.generation = old_gen;
 		m.cfg = old;
 		m.rules = old_rules;
+		rules_area_unmap(&m.rules_area);
+		/* shown again (its hit counts restart) */
+		if (publish_rules(&m.rules_area) == 0)
+			rules_area_unmap(&old_area);
+		else
+			m.rules_area = old_area;
 		memcpy(m.fds, old_fds, sizeof(old_fds));
 		master_listeners_keep_only(m.fds, old->n_listens);
 		rules_free(rules);
@@ -357,6 +390,7 @@ reload(void)
 	master_listeners_keep_only(m.fds, cfg->n_listens);
 	/* the old workers have their own copies (fork) */
 	rules_free(old_rules);
+	rules_area_unmap(&old_area);
 	free(old);
 	shm_set_generation(&m.shm, m.generation);
 	MASTER_STAT_INC(reloads_ok);
@@ -496,7 +530,7 @@ master_run(struct config *cfg, struct rules *rules, const int *fds, uid_t uid,
 		log_error("start-up: %s", strerror(errno));
 		return 1;
 	}
-	if (spawn_generation() < 0)
+	if (publish_rules(&m.rules_area) < 0 || spawn_generation() < 0)
 		return 1;
 	master_daemon_ready();
 	master_notify("READY=1\nMAINPID=%d\nSTATUS=serving with %u workers",
@@ -514,6 +548,8 @@ master_run(struct config *cfg, struct rules *rules, const int *fds, uid_t uid,
 	close(sfd);
 	master_listeners_close_all();
 	master_pidfile_remove(m.cfg->pid_file);
+	rules_area_unmap(&m.rules_area);
+	rules_area_remove(m.shm.path);
 	shm_destroy(&m.shm);
 	rules_free(m.rules);
 	free(m.cfg);

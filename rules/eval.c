@@ -223,8 +223,11 @@ rules_eval(const struct rules *r, struct rules_scratch *sc,
 						    : RULES_NEED_SNI;
 		if (*late)
 			continue;
-		if (hits)
-			hits[st->next]++;
+		if (hits)	/* one writer per row: no locked add needed */
+			__atomic_store_n(&hits[st->next],
+					 __atomic_load_n(&hits[st->next],
+							 __ATOMIC_RELAXED) + 1,
+					 __ATOMIC_RELAXED);
 		if (rl->monitor) {
 			if (!st->monitored)
 				st->monitored = rl;

@@ -6,9 +6,11 @@
 #ifndef RULES_RULES_H
 #define RULES_RULES_H
 
+#include <sys/types.h>
 #include <time.h>
 
 #include "rules/rules-t.h"
+#include "shm/shm-t.h"
 
 /* Loads and compiles path.  NULL with err = "file:line: message". */
 struct rules *rules_load(const char *path, char *err, size_t errlen);
@@ -68,5 +70,20 @@ enum rules_verdict rules_eval(const struct rules *r, struct rules_scratch *sc,
  * matched, else the first condition that failed ("host", "url", ...). */
 const char *rules_explain_rule(const struct rules *r, struct rules_scratch *sc,
 			       const struct rules_request *req, unsigned i);
+
+/* rules/publish.c: the rules area next to the shm segment (shm-t.h). */
+struct rules_area {
+	void *base;
+	size_t size;
+};
+/* Writes r into shm_path + ".rules" with n_rows rows of hit counters
+ * (one per worker).  0, or -1 with err. */
+int rules_publish(struct rules_area *a, const char *shm_path,
+		  const struct rules *r, unsigned n_rows, unsigned generation,
+		  gid_t gid, char *err, size_t errlen);
+/* Row's hit counters (n rules), or NULL. */
+uint64_t *rules_area_hits(const struct rules_area *a, unsigned row);
+void rules_area_unmap(struct rules_area *a);
+void rules_area_remove(const char *shm_path);
 
 #endif

@@ -89,4 +89,53 @@ struct shm_slot {
 };
 static_assert(sizeof(struct shm_slot) == SHM_LINE, "ABI: shm_slot");
 
+/*
+ * The rules area: a file of its own next to the segment (shm_file +
+ * ".rules"), written by the master for each configuration generation and
+ * renamed into place: the rules as the workers run them, and per worker
+ * row x per rule hit counters (each row written only by its worker).
+ *
+ *   header | rule records | strings | hits[n_rows][n_rules]
+ */
+#define SHM_RULES_MAGIC 0x53454c5552445250ULL	/* "PRDRULES" */
+#define SHM_RULES_SUFFIX ".rules"
+#define SHM_RULES_MAX 100000
+#define SHM_RULES_MAX_ROWS 256
+
+/* ABI: bump the major version. */
+struct shm_rules_header {
+	uint64_t magic;
+	uint32_t abi_major;
+	uint32_t abi_minor;
+	uint64_t size;
+	int64_t master_pid;
+	uint32_t generation;
+	uint32_t n_rules;
+	uint32_t n_rows;	/* hit rows: one per worker of the generation */
+	uint32_t default_action; /* enum rule_action */
+	uint64_t rules_off;
+	uint64_t strings_off;
+	uint64_t strings_size;
+	uint64_t hits_off;
+	uint64_t file_size;	/* of the rules file when loaded */
+	int64_t file_mtime;	/* its st_mtime, to tell a changed file */
+	char path[256];		/* the rules file, NUL-terminated */
+	uint64_t reserved[4];
+};
+static_assert(sizeof(struct shm_rules_header) == 384, "ABI: rules header");
+
+/* ABI: bump the major version.  Strings are offsets into the strings
+ * block, each NUL-terminated inside it. */
+struct shm_rule {
+	uint32_t id;
+	uint32_t line;
+	uint32_t action;	/* enum rule_action */
+	uint32_t monitor;
+	uint32_t status;
+	uint32_t reserved;
+	uint64_t name;
+	uint64_t text;		/* the conditions as written */
+};
+static_assert(sizeof(struct shm_rule) == 40, "ABI: shm_rule");
+
 #endif

@@ -217,7 +217,7 @@ needs_sni(const struct rules *r)
 /* The rules this worker runs (compiled by the master, shared by fork):
  * its own regex scratch and hit counters, and the rules' time zone. */
 static void
-init_rules(const struct rules *r)
+init_rules(const struct rules *r, uint64_t *hits)
 {
 	worker.rules = r;
 	if (!r)
@@ -226,7 +226,11 @@ init_rules(const struct rules *r)
 		setenv("TZ", r->time_zone, 1);
 	tzset();
 	worker.rules_scratch = rules_scratch_new(r);
-	worker.rule_hits = calloc(r->n ? r->n : 1, sizeof(uint64_t));
+	/* hits go to this worker's row of the rules area; a private array
+	 * only when there is no area (tests that run a worker alone) */
+	worker.rule_hits = hits ? hits : calloc(r->n ? r->n : 1,
+						sizeof(uint64_t));
+	worker.own_hits = !hits;
 	if (!worker.rules_scratch || !worker.rule_hits) {
 		log_error("rules: out of memory");
 		exit(1);
@@ -258,7 +262,7 @@ init_worker(const struct worker_heritage *h)
 	if (access_log_open(cfg->access_log, err, sizeof(err)) < 0)
 		log_error("access log: %s", err);
 	admin_init(h->shm_base, h->shm_size);
-	init_rules(h->rules);
+	init_rules(h->rules, h->rule_hits);
 	event_timer_init(&resume_timer, on_resume, NULL);
 	for (i = 0; i < cfg->n_listens; i++) {
 		listeners[i].fd = h->listen_fds[i];
@@ -308,7 +312,8 @@ finish(int code)
 	upstream_pool_fini();
 	dns_fini();
 	rules_scratch_free(worker.rules_scratch);
-	free(worker.rule_hits);
+	if (worker.own_hits)
+		free(worker.rule_hits);
 	for (i = 0; i < worker.cfg->n_listens; i++)
 		close(listeners[i].fd);
 	event_fini();

@@ -22,6 +22,7 @@ struct worker_heritage {
 	unsigned generation;		/* config generation */
 	uint64_t *stats;		/* this worker's counter slot */
 	uint64_t *heartbeat;		/* unix ms, in this worker's slot */
+	uint64_t *rule_hits;		/* its row in the rules area, or NULL */
 	const void *shm_base;		/* the whole segment, for [admin] */
 	size_t shm_size;
 	pid_t master_pid;
@@ -43,6 +44,7 @@ struct worker_state {
 	const struct rules *rules;	/* NULL: none configured */
 	struct rules_scratch *rules_scratch;
 	uint64_t *rule_hits;		/* per rule, this worker's */
+	int own_hits;			/* rule_hits is ours to free */
 	int rules_need_sni;		/* some decision waits for the SNI */
 	unsigned sessions;		/* open client connections */
 	int draining;

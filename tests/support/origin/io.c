@@ -157,7 +157,21 @@ origin_conn_line(struct origin_conn *c, char *line)
 	return 0;
 }
 
-/* Lingering close, so a reply is not destroyed by a reset. */
+/* An abrupt end on purpose (faults.c): no lingering. */
+static void
+close_abruptly(struct origin_conn *c)
+{
+	struct linger lg = {1, 0};
+
+	SSL_free(c->ssl);
+	if (c->close_how == ORIGIN_CLOSE_RESET)
+		setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	close(c->fd);
+	free(c);
+}
+
+/* Lingering close, so a reply is not destroyed by a reset (unless an
+ * endpoint asked for an abrupt end). */
 void
 origin_conn_finish(struct origin_conn *c)
 {
@@ -165,6 +179,10 @@ origin_conn_finish(struct origin_conn *c)
 	char buf[4096];
 	int64_t end = origin_now_ms() + 2000;
 
+	if (c->close_how != ORIGIN_CLOSE_LINGER) {
+		close_abruptly(c);
+		return;
+	}
 	if (c->ssl != NULL) {
 		SSL_shutdown(c->ssl);
 		SSL_free(c->ssl);

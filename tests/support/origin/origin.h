@@ -2,8 +2,25 @@
  * The test origin's parts (see tests/support/origin.c for what it serves):
  * connection I/O over a socket or TLS (io.c), the request parser (request.c),
  * responses and the endpoints (response.c) and the in-memory certificate
- * (tls.c).  origin.c holds main, the accept loop and the threads.  Built
- * only into build/tests/origin, never into the suites.
+ * (tls.c), and the misbehaving endpoints (faults.c).  origin.c holds main,
+ * the accept loop and the threads.  Built only into build/tests/origin,
+ * never into the suites.
+ *
+ * faults.c serves origins that break the rules in the ways real ones do,
+ * for tests/integration/check_regressions.c (any method unless said):
+ *
+ *   /reject413     reads only the head, waits 300 ms, answers 413 with
+ *                  Content-Length: 0 and closes with the body unread (so
+ *                  the kernel resets the connection)
+ *   /early-hints   103 Early Hints, then 500 ms later a 200 "hinted\n"
+ *   /conn-cl       200 "ok" whose Content-Length is also named by
+ *                  Connection (Connection: Content-Length); keep-alive
+ *   /reset-close   HTTP/1.0 close-delimited "hello, partial", then a reset
+ *                  (SO_LINGER 0) instead of a clean end
+ *   /close-next    a keep-alive 200 "first\n"; the next request on that
+ *                  connection is read and the connection closed unanswered
+ *   /stall-upload  reads only the head; never reads the body nor answers,
+ *                  until the peer goes away (bounded)
  */
 #ifndef TESTS_SUPPORT_ORIGIN_ORIGIN_H
 #define TESTS_SUPPORT_ORIGIN_ORIGIN_H
@@ -26,8 +43,16 @@ enum origin_framing {
 	ORIGIN_BODY_CHUNKED,
 };
 
+/* How origin_conn_finish() ends a connection. */
+enum origin_close {
+	ORIGIN_CLOSE_LINGER = 0, /* shutdown, read what is left, close */
+	ORIGIN_CLOSE_NOW,        /* close at once (unread input: a reset) */
+	ORIGIN_CLOSE_RESET,      /* SO_LINGER 0: always a reset */
+};
+
 struct origin_conn {
 	int fd;
+	enum origin_close close_how;
 	SSL *ssl;
 	size_t len; /* bytes in in[] */
 	size_t pos; /* consumed */
@@ -67,7 +92,7 @@ ssize_t origin_conn_fill(struct origin_conn *c);
 ssize_t origin_conn_read_some(struct origin_conn *c, char *buf, size_t len);
 /* A CRLF line, stripped, into line[ORIGIN_LINE_MAX + 1].  0 or -1. */
 int origin_conn_line(struct origin_conn *c, char *line);
-/* Lingering close, then frees c. */
+/* Closes as c->close_how says (lingering by default), then frees c. */
 void origin_conn_finish(struct origin_conn *c);
 
 /* ---- request.c: the request head and body -------------------------- */
@@ -92,6 +117,12 @@ int origin_send_simple(struct origin_conn *c, struct origin_req *r, int code,
                        const char *body);
 /* Routes one parsed request; 0 to keep the connection, -1 to close. */
 int origin_dispatch(struct origin_conn *c, struct origin_req *r);
+
+/* ---- faults.c: the misbehaving endpoints (listed above) ----------- */
+
+/* 1 when the path is one of faults.c's (*rc then says, as for
+ * origin_dispatch, whether to keep the connection), else 0. */
+int origin_fault_dispatch(struct origin_conn *c, struct origin_req *r, int *rc);
 
 /* ---- tls.c --------------------------------------------------------- */
 

@@ -245,7 +245,10 @@ origin_dispatch(struct origin_conn *c, struct origin_req *r)
 {
 	const char *p = r->path;
 	uint64_t n;
+	int rc;
 
+	if (origin_fault_dispatch(c, r, &rc))
+		return rc;
 	if (strcmp(p, "/echo") == 0 || strcmp(p, "/sink") == 0) {
 		if (is_upload(r))
 			return p[1] == 'e' ? do_echo(c, r) : do_sink(c, r);
