@@ -77,6 +77,17 @@ method_ok(const struct rule *rl, const char *method)
 }
 
 static int
+user_ok(const struct rule *rl, const char *user)
+{
+	unsigned i;
+
+	for (i = 0; user && i < rl->n_users; i++)
+		if (strcmp(rl->users[i], user) == 0)
+			return 1;
+	return rl->n_users == 0;
+}
+
+static int
 time_ok(const struct rule *rl, const struct tm *now)
 {
 	unsigned i;
@@ -168,6 +179,8 @@ first_failing(const struct rule *rl, struct rules_scratch *sc,
 		return "url";
 	if (!headers_ok(rl, sc, req))
 		return "header";
+	if (!user_ok(rl, req->user))
+		return "user";
 	return NULL;
 }
 
@@ -233,6 +246,10 @@ rules_eval(const struct rules *r, struct rules_scratch *sc,
 				st->monitored = rl;
 			continue;
 		}
+		/* auth asks for credentials; once given, later rules decide
+		 * (they may name the user) */
+		if (rl->action == RULE_auth && req->user)
+			continue;
 		st->rule = rl;
 		st->action = rl->action;
 		st->next++;

@@ -3,6 +3,7 @@
  * generation after a reload).
  */
 #include "rules/rules.h"
+#include "rules/users.h"
 
 #include <stdlib.h>
 
@@ -34,6 +35,7 @@ free_rule(struct rule *rl)
 	}
 	free(rl->headers);
 	free(rl->times);
+	free_strings(rl->users, rl->n_users);
 	free(rl->message);
 	free(rl->location);
 	free(rl->text);
@@ -49,5 +51,6 @@ rules_free(struct rules *r)
 	for (i = 0; i < r->n; i++)
 		free_rule(&r->rule[i]);
 	free(r->rule);
+	rules_users_free(r->users);
 	free(r);
 }

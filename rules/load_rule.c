@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "rules/load.h"
+#include "rules/users.h"
 
 #define WHY_MAX 512
 
@@ -327,11 +328,24 @@ set_time(struct rule *rl, const char *v, char *why, size_t n)
 }
 
 static int
+user_item(struct rule *rl, const char *v, char *why, size_t n)
+{
+	return add_string(&rl->users, &rl->n_users, v, why, n);
+}
+
+static int
+set_user(struct rule *rl, const char *v, char *why, size_t n)
+{
+	return each_item(rl, v, user_item, why, n);
+}
+
+static int
 set_action(struct rule *rl, const char *v, char *why, size_t n)
 {
 	if (rules_parse_action(v, &rl->action) == 0)
 		return 0;
-	snprintf(why, n, "bad action '%s' (allow, deny or redirect)", v);
+	snprintf(why, n, "bad action '%s' (allow, deny, redirect or auth)",
+		 v);
 	return -1;
 }
 
@@ -457,7 +471,9 @@ rule_problem(struct rules_loader *ld)
 	const struct rule *rl = ld->cur;
 
 	if (!(ld->seen & (UINT64_C(1) << RK_action)))
-		return "action is required (allow, deny or redirect)";
+		return "action is required (allow, deny, redirect or auth)";
+	if ((rl->action == RULE_auth || rl->n_users) && !ld->r->users)
+		return "auth and user need [rules] auth_file (before the rules)";
 	if (rl->action == RULE_redirect && !rl->location)
 		return "redirect needs a location";
 	if (rl->location && rl->action != RULE_redirect)
@@ -540,6 +556,36 @@ opt_sni_missing(struct rules *r, const char *v)
 	return allow_deny(v, &r->sni_missing_deny);
 }
 
+/* Loads the users now: a bad file is a load error with its line. */
+static int
+opt_auth_file(struct rules *r, const char *v)
+{
+	char path[8192], err[512];
+
+	rules_users_free(r->users);
+	r->users = NULL;
+	if (!v[0])
+		return 0;
+	if (v[0] != '/')
+		snprintf(path, sizeof(path), "%s/%s", base_dir, v);
+	else
+		snprintf(path, sizeof(path), "%s", v);
+	if (!(r->users = rules_users_load(path, err, sizeof(err)))) {
+		snprintf(r->option_error, sizeof(r->option_error), "%s", err);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+opt_auth_realm(struct rules *r, const char *v)
+{
+	if (strpbrk(v, "\"\\\r\n") || strlen(v) >= sizeof(r->auth_realm))
+		return -1;
+	snprintf(r->auth_realm, sizeof(r->auth_realm), "%s", v);
+	return 0;
+}
+
 /* A zone name as in /usr/share/zoneinfo ("UTC", "Europe/Paris"). */
 static int
 opt_time_zone(struct rules *r, const char *v)
@@ -589,8 +635,11 @@ rules_option_set(struct rules_loader *ld, const char *key, const char *value)
 		return ini_file_fail(f, f->line,
 		                     "duplicate key '%s' in [rules]", key);
 	ld->seen |= UINT64_C(1) << i;
+	ld->r->option_error[0] = '\0';
 	if (options[i].set(ld->r, value) < 0)
-		return ini_file_fail(f, f->line, "[rules] %s: bad value '%s'",
-		                     key, value);
+		return ini_file_fail(f, f->line, "[rules] %s: %s", key,
+		                     ld->r->option_error[0]
+		                             ? ld->r->option_error
+		                             : "bad value");
 	return 0;
 }

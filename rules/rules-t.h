@@ -57,6 +57,8 @@ struct rule {
 	unsigned n_headers;
 	struct timewin *times;
 	unsigned n_times;
+	char **users;
+	unsigned n_users;
 	char *text;			/* the conditions as written */
 };
 
@@ -68,6 +70,9 @@ struct rules {
 	int sni_mismatch_deny;		/* [rules] sni_mismatch = deny */
 	int sni_missing_deny;		/* [rules] sni_missing = allow */
 	char time_zone[64];		/* [rules] time_zone; "" = local */
+	char auth_realm[64];		/* [rules] auth_realm */
+	struct rules_users *users;	/* [rules] auth_file, or NULL */
+	char option_error[600];		/* why an option was refused */
 	unsigned n_regex_sets;		/* scratch slots a worker needs */
 };
 

@@ -36,6 +36,7 @@ struct rules_request {
 	int dst_none;			/* the name did not resolve: dst
 					 * conditions cannot hold */
 	const char *sni;		/* after the ClientHello, or NULL */
+	const char *user;		/* authenticated proxy user, or NULL */
 	int sni_known;			/* 1 once the ClientHello was read */
 	const struct tm *now;		/* in the rules' time zone */
 };

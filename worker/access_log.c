@@ -296,6 +296,7 @@ fill(struct access_log_entry *e, struct session *s, char *peer, char *up)
 		                      SOCK_ADDRSTRLEN);
 	e->duration_ms = event_now() - s->started;
 	e->tunnel = s->tunnel;
+	e->user = s->user[0] ? s->user : NULL;
 	e->rule = s->rule_name;
 	e->action = s->rule_action;
 	e->tls_sni = s->sni_known && s->sni[0] ? s->sni : NULL;

@@ -69,6 +69,7 @@ describe(struct session *s, struct rules_request *rq, char *method,
 	rq->header = header_value;
 	rq->header_arg = s;
 	rq->now = now_tm();
+	rq->user = s->user[0] ? s->user : NULL;
 	if (s->sni_known) {
 		rq->sni_known = 1;
 		rq->sni = s->sni[0] ? s->sni : NULL;
@@ -108,6 +109,8 @@ apply(struct session *s, const struct rules_state *st)
 	STATS_INC(rules_denied);
 	if (st->action == RULE_redirect)
 		http_redirect_send(s, st->rule->location);
+	else if (st->action == RULE_auth)
+		http_auth_send(s, worker.rules->auth_realm);
 	else
 		http_block_send(s, st->rule);
 	return -1;
@@ -134,6 +137,7 @@ access_rules_request(struct session *s)
 	if (!worker.rules)
 		return 0;
 	memset(&s->rstate, 0, sizeof(s->rstate));
+	proxy_auth_identify(s);
 	s->rverdict = eval(s, &s->rstate, NULL);
 	return s->rverdict == RULES_DECIDED ? apply(s, &s->rstate) : 0;
 }

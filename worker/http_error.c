@@ -207,3 +207,23 @@ http_redirect_send(struct session *s, const char *location)
 			       location);
 	answered(s, 302);
 }
+
+/* 407: who are you?  The client retries with Proxy-Authorization. */
+void
+http_auth_send(struct session *s, const char *realm)
+{
+	struct buf *out = side_out(&s->cli);
+
+	if (!out || s->resp_started) {
+		session_close(s);
+		return;
+	}
+	buf_consume(out, buf_len(out));
+	(void)http_head_printf(out,
+			       "HTTP/1.1 407 Proxy Authentication Required\r\n"
+			       "Proxy-Authenticate: Basic realm=\"%s\", "
+			       "charset=\"UTF-8\"\r\nContent-Length: 0\r\n"
+			       "Connection: close\r\n\r\n",
+			       realm);
+	answered(s, 407);
+}

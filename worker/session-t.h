@@ -117,6 +117,7 @@ struct session {
 	const char *rule_name;		/* for the log: deciding rule */
 	const char *rule_action;
 	char sni[256];			/* tunnel: TLS server name, or "" */
+	char user[64];			/* authenticated proxy user, or "" */
 	unsigned sni_wait : 1;		/* tunnel: reading the ClientHello */
 	unsigned sni_known : 1;		/* tunnel: the ClientHello was read */
 	char *retry_head;		/* request head kept for one retry */

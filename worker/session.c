@@ -112,6 +112,7 @@ session_next_request(struct session *s)
 	s->req_abandoned = s->logged = s->no_pool = 0;
 	s->has_denial = s->dst_none = s->sni_known = s->sni_wait = 0;
 	s->sni[0] = '\0';
+	s->user[0] = '\0';
 	free(s->retry_head);
 	s->retry_head = NULL;
 	s->resp_head_done = s->req_sent = 0;

@@ -56,6 +56,10 @@ int access_rules_request(struct session *s);
 int access_rules_address(struct session *s, const struct sockaddr *dst);
 int access_rules_refuse(struct session *s);
 int access_rules_unresolved(struct session *s);
+
+/* proxy_auth.c */
+void proxy_auth_identify(struct session *s);
+void http_auth_send(struct session *s, const char *realm);
 int access_rules_sni(struct session *s);
 
 /* proxy_request.c */
