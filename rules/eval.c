@@ -29,7 +29,12 @@ rules_scratch_new(const struct rules *r)
 	sc->n = r->n_regex_sets;
 	for (i = 0; i < r->n; i++) {
 		rl = &r->rule[i];
-		if (rl->url && !(sc->re[rl->url_slot] = regex_scratch_new(rl->url)))
+		if ((rl->url && !(sc->re[rl->url_slot] =
+					  regex_scratch_new(rl->url))) ||
+		    (rl->req_body && !(sc->re[rl->req_body_slot] =
+					       regex_scratch_new(rl->req_body))) ||
+		    (rl->resp_body && !(sc->re[rl->resp_body_slot] =
+						regex_scratch_new(rl->resp_body))))
 			goto fail;
 		for (h = 0; h < rl->n_headers; h++)
 			if (!(sc->re[rl->headers[h].slot] =
@@ -92,6 +97,8 @@ time_ok(const struct rule *rl, const struct tm *now)
 {
 	unsigned i;
 
+	if (!now)	/* no clock given: a time condition cannot hold */
+		return rl->n_times == 0;
 	for (i = 0; i < rl->n_times; i++)
 		if (timewin_match(&rl->times[i], now))
 			return 1;
@@ -215,6 +222,8 @@ rules_explain_rule(const struct rules *r, struct rules_scratch *sc,
 
 	if (why)
 		return why;
+	if (r->rule[i].req_body || r->rule[i].resp_body)
+		return "a content rule: judged on the body";
 	why = late_conditions(&r->rule[i], req);
 	return why ? why : "unknown";
 }
@@ -229,7 +238,9 @@ rules_eval(const struct rules *r, struct rules_scratch *sc,
 
 	for (; st->next < r->n; st->next++) {
 		rl = &r->rule[st->next];
-		if (first_failing(rl, sc, req))
+		/* content rules are judged on the body, later */
+		if (rl->req_body || rl->resp_body ||
+		    first_failing(rl, sc, req))
 			continue;
 		if (!(late = late_conditions(rl, req)))
 			return rl->dst && !req->dst ? RULES_NEED_DST
@@ -258,4 +269,77 @@ rules_eval(const struct rules *r, struct rules_scratch *sc,
 	st->rule = NULL;
 	st->action = r->default_action;
 	return RULES_DECIDED;
+}
+
+/* The media type (before any ';') starts with one of the rule's. */
+static int
+ctype_ok(const struct rule *rl, const char *ctype)
+{
+	unsigned i;
+
+	for (i = 0; i < rl->n_ctypes; i++)
+		if (ctype && !strncasecmp(ctype, rl->ctypes[i],
+					  strlen(rl->ctypes[i])))
+			return 1;
+	return rl->n_ctypes == 0;
+}
+
+/* Content rule i of phase resp applies to this request and type. */
+static int
+body_rule_applies(const struct rules *r, struct rules_scratch *sc,
+		  const struct rules_request *req, unsigned i, int resp,
+		  const char *ctype, int check_type)
+{
+	const struct rule *rl = &r->rule[i];
+	const char *late;
+
+	if (!(resp ? rl->resp_body : rl->req_body) ||
+	    first_failing(rl, sc, req))
+		return 0;
+	late = late_conditions(rl, req);
+	if (late && *late)
+		return 0;
+	return !check_type || ctype_ok(rl, ctype);
+}
+
+int
+rules_body_pending(const struct rules *r, struct rules_scratch *sc,
+		   const struct rules_request *req, unsigned upto, int resp,
+		   const char *ctype, int check_type)
+{
+	unsigned i;
+
+	for (i = 0; i < upto && i < r->n; i++)
+		if (body_rule_applies(r, sc, req, i, resp, ctype, check_type))
+			return 1;
+	return 0;
+}
+
+const struct rule *
+rules_body_match(const struct rules *r, struct rules_scratch *sc,
+		 const struct rules_request *req, unsigned upto, int resp,
+		 const char *ctype, const char *body, size_t len,
+		 uint64_t *hits)
+{
+	const struct rule *rl;
+	unsigned i;
+
+	for (i = 0; i < upto && i < r->n; i++) {
+		if (!body_rule_applies(r, sc, req, i, resp, ctype, 1))
+			continue;
+		rl = &r->rule[i];
+		if (regex_set_match(resp ? rl->resp_body : rl->req_body,
+				    sc->re[resp ? rl->resp_body_slot
+						: rl->req_body_slot],
+				    body, len) < 0)
+			continue;
+		if (hits)
+			__atomic_store_n(&hits[i],
+					 __atomic_load_n(&hits[i],
+							 __ATOMIC_RELAXED) + 1,
+					 __ATOMIC_RELAXED);
+		if (!rl->monitor)
+			return rl;
+	}
+	return NULL;
 }

@@ -36,6 +36,9 @@ free_rule(struct rule *rl)
 	free(rl->headers);
 	free(rl->times);
 	free_strings(rl->users, rl->n_users);
+	regex_set_free(rl->req_body);
+	regex_set_free(rl->resp_body);
+	free_strings(rl->ctypes, rl->n_ctypes);
 	free(rl->message);
 	free(rl->location);
 	free(rl->text);

@@ -328,6 +328,44 @@ set_time(struct rule *rl, const char *v, char *why, size_t n)
 }
 
 static int
+body_pattern(struct regex_set **set, const char *v, char *why, size_t n)
+{
+	if (!*set && !(*set = regex_set_new())) {
+		snprintf(why, n, "out of memory");
+		return -1;
+	}
+	return regex_set_add(*set, v, 0, why, n);
+}
+
+static int
+set_req_body(struct rule *rl, const char *v, char *why, size_t n)
+{
+	return body_pattern(&rl->req_body, v, why, n);
+}
+
+static int
+set_resp_body(struct rule *rl, const char *v, char *why, size_t n)
+{
+	return body_pattern(&rl->resp_body, v, why, n);
+}
+
+static int
+ctype_item(struct rule *rl, const char *v, char *why, size_t n)
+{
+	if (strpbrk(v, " \t;") || !strchr(v, '/')) {
+		snprintf(why, n, "bad media type '%s' (type/ or type/sub)", v);
+		return -1;
+	}
+	return add_string(&rl->ctypes, &rl->n_ctypes, v, why, n);
+}
+
+static int
+set_content_type(struct rule *rl, const char *v, char *why, size_t n)
+{
+	return each_item(rl, v, ctype_item, why, n);
+}
+
+static int
 user_item(struct rule *rl, const char *v, char *why, size_t n)
 {
 	return add_string(&rl->users, &rl->n_users, v, why, n);
@@ -472,6 +510,10 @@ rule_problem(struct rules_loader *ld)
 
 	if (!(ld->seen & (UINT64_C(1) << RK_action)))
 		return "action is required (allow, deny, redirect or auth)";
+	if ((rl->req_body || rl->resp_body) && rl->action != RULE_deny)
+		return "req_body and resp_body rules can only deny";
+	if (rl->n_ctypes && !rl->req_body && !rl->resp_body)
+		return "content_type is for rules with req_body or resp_body";
 	if ((rl->action == RULE_auth || rl->n_users) && !ld->r->users)
 		return "auth and user need [rules] auth_file (before the rules)";
 	if (rl->action == RULE_redirect && !rl->location)
@@ -486,20 +528,32 @@ rule_problem(struct rules_loader *ld)
 /* Builds the prefilters; each regex set gets a scratch slot, since a
  * scratch is sized for its set. */
 static int
+compile_set(struct rules *r, struct regex_set *set, unsigned *slot,
+	    char *why, size_t n)
+{
+	if (!set)
+		return 0;
+	if (regex_set_compile(set, why, n) < 0)
+		return -1;
+	*slot = r->n_regex_sets++;
+	return 0;
+}
+
+static int
 compile_rule(struct rules *r, struct rule *rl, char *why, size_t n)
 {
 	unsigned i;
 
-	if (rl->url) {
-		if (regex_set_compile(rl->url, why, n) < 0)
+	if (compile_set(r, rl->url, &rl->url_slot, why, n) < 0 ||
+	    compile_set(r, rl->req_body, &rl->req_body_slot, why, n) < 0 ||
+	    compile_set(r, rl->resp_body, &rl->resp_body_slot, why, n) < 0)
+		return -1;
+	for (i = 0; i < rl->n_headers; i++)
+		if (compile_set(r, rl->headers[i].re, &rl->headers[i].slot,
+				why, n) < 0)
 			return -1;
-		rl->url_slot = r->n_regex_sets++;
-	}
-	for (i = 0; i < rl->n_headers; i++) {
-		if (regex_set_compile(rl->headers[i].re, why, n) < 0)
-			return -1;
-		rl->headers[i].slot = r->n_regex_sets++;
-	}
+	r->has_req_body |= rl->req_body != NULL;
+	r->has_resp_body |= rl->resp_body != NULL;
 	return 0;
 }
 
@@ -578,6 +632,28 @@ opt_auth_file(struct rules *r, const char *v)
 }
 
 static int
+opt_body_scan_limit(struct rules *r, const char *v)
+{
+	char *end;
+	unsigned long long n = strtoull(v, &end, 10);
+
+	if (!isdigit((unsigned char)v[0]))
+		return -1;
+	if (*end == 'k' || *end == 'm')
+		n <<= *end++ == 'k' ? 10 : 20;
+	if (*end || n < 512 || n > (64ULL << 20))
+		return -1;
+	r->body_scan_limit = (size_t)n;
+	return 0;
+}
+
+static int
+opt_body_scan_overflow(struct rules *r, const char *v)
+{
+	return allow_deny(v, &r->body_overflow_deny);
+}
+
+static int
 opt_auth_realm(struct rules *r, const char *v)
 {
 	if (strpbrk(v, "\"\\\r\n") || strlen(v) >= sizeof(r->auth_realm))
@@ -636,10 +712,11 @@ rules_option_set(struct rules_loader *ld, const char *key, const char *value)
 		                     "duplicate key '%s' in [rules]", key);
 	ld->seen |= UINT64_C(1) << i;
 	ld->r->option_error[0] = '\0';
-	if (options[i].set(ld->r, value) < 0)
+	if (options[i].set(ld->r, value) == 0)
+		return 0;
+	if (ld->r->option_error[0])	/* the option said why */
 		return ini_file_fail(f, f->line, "[rules] %s: %s", key,
-		                     ld->r->option_error[0]
-		                             ? ld->r->option_error
-		                             : "bad value");
-	return 0;
+		                     ld->r->option_error);
+	return ini_file_fail(f, f->line, "[rules] %s: bad value '%s'", key,
+	                     value);
 }

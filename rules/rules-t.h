@@ -59,6 +59,13 @@ struct rule {
 	unsigned n_times;
 	char **users;
 	unsigned n_users;
+	/* content: deny rules only; judged on the whole (decoded) body */
+	struct regex_set *req_body;
+	unsigned req_body_slot;
+	struct regex_set *resp_body;
+	unsigned resp_body_slot;
+	char **ctypes;			/* content_type prefixes; 0 = any */
+	unsigned n_ctypes;
 	char *text;			/* the conditions as written */
 };
 
@@ -71,6 +78,10 @@ struct rules {
 	int sni_missing_deny;		/* [rules] sni_missing = allow */
 	char time_zone[64];		/* [rules] time_zone; "" = local */
 	char auth_realm[64];		/* [rules] auth_realm */
+	size_t body_scan_limit;		/* [rules] body_scan_limit */
+	int body_overflow_deny;		/* [rules] body_scan_overflow */
+	int has_req_body;		/* some rule reads request bodies */
+	int has_resp_body;		/* some rule reads response bodies */
 	struct rules_users *users;	/* [rules] auth_file, or NULL */
 	char option_error[600];		/* why an option was refused */
 	unsigned n_regex_sets;		/* scratch slots a worker needs */

@@ -67,6 +67,21 @@ enum rules_verdict rules_eval(const struct rules *r, struct rules_scratch *sc,
 			      const struct rules_request *req,
 			      struct rules_state *st, uint64_t *hits);
 
+/* Content rules (req_body, resp_body: deny only) before rule index upto
+ * (the deciding rule; r->n for the default).  resp picks the phase.
+ * pending: 1 if one applies to req (and to ctype when check_type).
+ * match: the first that applies and whose pattern matches the whole
+ * body, or NULL; monitor-mode ones are counted and passed over. */
+int rules_body_pending(const struct rules *r, struct rules_scratch *sc,
+		       const struct rules_request *req, unsigned upto,
+		       int resp, const char *ctype, int check_type);
+const struct rule *rules_body_match(const struct rules *r,
+				    struct rules_scratch *sc,
+				    const struct rules_request *req,
+				    unsigned upto, int resp, const char *ctype,
+				    const char *body, size_t len,
+				    uint64_t *hits);
+
 /* Why rule i did or did not match req, for `proxyctl explain`: "" when it
  * matched, else the first condition that failed ("host", "url", ...). */
 const char *rules_explain_rule(const struct rules *r, struct rules_scratch *sc,

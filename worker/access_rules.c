@@ -22,7 +22,7 @@ static const char *
 header_value(void *arg, const char *name, unsigned i, size_t *len)
 {
 	struct session *s = arg;
-	const char *b = buf_head(s->cli.in);
+	const char *b = session_head(s);
 	const struct http_field *f = NULL;
 	unsigned from = 0;
 
@@ -49,12 +49,12 @@ now_tm(void)
 	return &tm;
 }
 
-/* The request as the rules see it; the head must still be in cli.in. */
-static void
-describe(struct session *s, struct rules_request *rq, char *method,
+/* The request as the rules see it. */
+void
+access_rules_describe(struct session *s, struct rules_request *rq, char *method,
 	 size_t cap)
 {
-	const char *b = buf_head(s->cli.in);
+	const char *b = session_head(s);
 	const struct http_span *m = &s->req.method_name;
 
 	snprintf(method, cap, "%.*s", (int)m->len, b + m->off);
@@ -122,7 +122,7 @@ eval(struct session *s, struct rules_state *st, const struct sockaddr *dst)
 	struct rules_request rq;
 	char method[32];
 
-	describe(s, &rq, method, sizeof(method));
+	access_rules_describe(s, &rq, method, sizeof(method));
 	rq.dst = dst;
 	rq.dst_none = s->dst_none;
 	return rules_eval(worker.rules, worker.rules_scratch, &rq, st,

@@ -170,7 +170,7 @@ void
 http_block_send(struct session *s, const struct rule *rl)
 {
 	char url[1024], msg[512], peer[SOCK_ADDRSTRLEN];
-	const char *b = s->cli.in ? buf_head(s->cli.in) : "";
+	const char *b = s->head_copy || s->cli.in ? session_head(s) : "";
 	struct buf *out = side_out(&s->cli);
 
 	if (!out || s->resp_started) {
@@ -186,7 +186,8 @@ http_block_send(struct session *s, const struct rule *rl)
 		    "<p>Access to <code>%s</code> is not allowed by the "
 		    "proxy's policy (rule <b>%s</b>).</p>%s%s%s"
 		    "<p>Your address: %s</p>",
-		    url, rl ? rl->name : "default", msg[0] ? "<p>" : "", msg,
+		    url, rl ? rl->name : s->rule_name ? s->rule_name : "default",
+		    msg[0] ? "<p>" : "", msg,
 		    msg[0] ? "</p>" : "", peer);
 }
 

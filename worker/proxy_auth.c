@@ -71,7 +71,7 @@ verify(const char *cred, size_t len, char *user, size_t cap)
 void
 proxy_auth_identify(struct session *s)
 {
-	const char *b = buf_head(s->cli.in), *v;
+	const char *b = session_head(s), *v;
 	const struct http_field *f;
 	unsigned from = 0;
 	struct cached *c;

@@ -213,6 +213,9 @@ forwarded_for(struct session *s, struct buf *out, const char *b)
 static const char *const request_skip[] = {
 	"host", "content-length", "x-forwarded-for", NULL,
 };
+static const char *const request_skip_identity[] = {
+	"host", "content-length", "x-forwarded-for", "accept-encoding", NULL,
+};
 
 /* Writes the upstream request head and consumes the client's.  0, or -1
  * with an error sent. */
@@ -236,6 +239,7 @@ proxy_send_request_head(struct session *s)
 {
 	struct buf *out = side_out(&s->up);
 	const char *b;
+	int identity;
 
 	if (!out) {
 		http_error_send(s, 503, "out of memory");
@@ -247,9 +251,15 @@ proxy_send_request_head(struct session *s)
 		s->retry_head = NULL;
 		return 0;
 	}
-	b = buf_head(s->cli.in);
+	b = session_head(s);
+	/* a response content rule may apply: ask for an uncompressed body */
+	identity = content_scan_wants_identity(s);
 	if (start_line(s, out, b) < 0 ||
-	    http_head_copy_fields(out, &s->req, b, request_skip) < 0 ||
+	    http_head_copy_fields(out, &s->req, b,
+				  identity ? request_skip_identity
+					   : request_skip) < 0 ||
+	    (identity &&
+	     http_head_printf(out, "Accept-Encoding: identity\r\n") < 0) ||
 	    framing_fields(s, out, b) < 0 ||
 	    forwarded_for(s, out, b) < 0 ||
 	    http_head_printf(out, "Via: %s\r\n\r\n", worker.via) < 0) {
@@ -257,7 +267,14 @@ proxy_send_request_head(struct session *s)
 		return -1;
 	}
 	keep_for_retry(s, out);
-	buf_consume(s->cli.in, s->req.head_len);
+	if (!s->head_copy) {
+		/* a response content rule may refuse later, naming the URL */
+		if (identity && content_scan_keep_head(s) < 0) {
+			http_error_send(s, 503, "out of memory");
+			return -1;
+		}
+		buf_consume(s->cli.in, s->req.head_len);
+	}
 	http_msg_init(&s->resp, s->fields, &worker.limits);
 	return 0;
 }

@@ -36,7 +36,7 @@ request_half(struct session *s)
 {
 	int p = 0, r;
 
-	if (!s->reqb.done) {
+	if (!s->reqb.done && !s->prefix) {	/* the read part goes first */
 		p |= side_read(&s->cli, 0);
 		r = body_forward(&s->reqb, s->cli.in, s->cli.eof, &s->up, 1);
 		if (r < 0) {
@@ -50,9 +50,14 @@ request_half(struct session *s)
 		}
 	}
 	p |= side_write(&s->up, s->up.out, 1);
+	if (s->prefix && !buffered(s->up.out) &&
+	    (p |= side_write(&s->up, s->prefix, 1), !buffered(s->prefix))) {
+		buf_put(s->prefix);
+		s->prefix = NULL;
+	}
 	if (s->up.failed && !s->req_sent)
 		abandon_request_body(s);
-	if (s->reqb.done && !buffered(s->up.out))
+	if (s->reqb.done && !buffered(s->up.out) && !s->prefix)
 		s->req_sent = 1;
 	return p;
 }
@@ -193,19 +198,41 @@ final_response(struct session *s)
 					"cannot receive");
 		return 0;
 	}
+	if (content_scan_response_begin(s))
+		return 1;	/* the body is read for the rules first */
 	if (!out || response_head_common(s, out, b) < 0 ||
 	    framing_field(s, out, b) < 0 ||
-	    http_head_printf(out, "Via: %s\r\n%s\r\n", worker.via,
-			     s->keep_client ? "" : "Connection: close\r\n") <
-		    0) {
+	    proxy_response_head_finish(s, out, "") < 0) {
 		http_error_send(s, 502, "response head too large");
 		return 0;
 	}
+	proxy_response_started(s);
+	buf_consume(s->up.in, s->resp.head_len);
+	return 1;
+}
+
+int
+proxy_response_head_fields(struct session *s, struct buf *out)
+{
+	return response_head_common(s, out, buf_head(s->up.in));
+}
+
+/* framing (a field line or ""), Via, Connection, and the end. */
+int
+proxy_response_head_finish(struct session *s, struct buf *out,
+			   const char *framing)
+{
+	return http_head_printf(out, "%sVia: %s\r\n%s\r\n", framing,
+				worker.via,
+				s->keep_client ? "" : "Connection: close\r\n");
+}
+
+void
+proxy_response_started(struct session *s)
+{
 	s->status = s->resp.status;
 	s->resp_started = s->resp_head_done = 1;
 	http_count_status(s->resp.status);
-	buf_consume(s->up.in, s->resp.head_len);
-	return 1;
 }
 
 static int
@@ -294,6 +321,8 @@ response_half(struct session *s)
 		if (s->state != SESSION_PROXYING)
 			return p;
 	}
+	if (s->scan && s->scan_resp)
+		return p | content_scan_response_step(s);
 	if (s->resp_head_done && !s->respb.done) {
 		if ((r = response_body(s)) < 0)
 			return 0;
@@ -301,11 +330,17 @@ response_half(struct session *s)
 	}
 	/* interim responses (100, 103) go out now, not with the final one */
 	p |= side_write(&s->cli, s->cli.out, 0);
+	if (s->cprefix && !buffered(s->cli.out) &&
+	    (p |= side_write(&s->cli, s->cprefix, 0), !buffered(s->cprefix))) {
+		buf_put(s->cprefix);
+		s->cprefix = NULL;
+	}
 	if (s->cli.failed) {
 		session_close(s);
 		return 0;
 	}
-	if (!s->resp_head_done || !s->respb.done || buffered(s->cli.out))
+	if (!s->resp_head_done || !s->respb.done || buffered(s->cli.out) ||
+	    s->cprefix)
 		return p;
 	if (s->req_sent)
 		request_done(s);

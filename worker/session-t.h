@@ -64,6 +64,7 @@ enum session_state {
 	SESSION_HEAD,		/* reading a request head */
 	SESSION_RESOLVING,	/* waiting for DNS */
 	SESSION_CONNECTING,	/* upstream connect in progress */
+	SESSION_SCAN,		/* reading a request body for content rules */
 	SESSION_PROXYING,	/* request and response flowing */
 	SESSION_TUNNEL,		/* CONNECT: raw bytes both ways */
 	SESSION_ERROR,		/* sending an error page, then close */
@@ -120,6 +121,15 @@ struct session {
 	char user[64];			/* authenticated proxy user, or "" */
 	unsigned sni_wait : 1;		/* tunnel: reading the ClientHello */
 	unsigned sni_known : 1;		/* tunnel: the ClientHello was read */
+	char *head_copy;		/* the client's head, once cli.in is
+					 * past it (content rules) */
+	struct buf *scan;		/* a body being read for content rules */
+	struct body scanb;		/* its decoding */
+	struct buf *prefix;		/* read body bytes to send first */
+	struct buf *cprefix;		/* the same, toward the client */
+	struct buf *held;		/* a response head held back */
+	char scan_ctype[128];		/* the scanned response's type */
+	unsigned scan_resp : 1;		/* scan is the response body */
 	char *retry_head;		/* request head kept for one retry */
 	size_t retry_len;
 	unsigned no_pool : 1;		/* retrying: a fresh connection */

@@ -115,6 +115,13 @@ session_next_request(struct session *s)
 	s->user[0] = '\0';
 	free(s->retry_head);
 	s->retry_head = NULL;
+	free(s->head_copy);
+	s->head_copy = NULL;
+	buf_put(s->scan);
+	buf_put(s->prefix);
+	buf_put(s->cprefix);
+	buf_put(s->held);
+	s->scan = s->prefix = s->cprefix = s->held = NULL;
 	s->resp_head_done = s->req_sent = 0;
 	s->keep_client = 0;
 	s->status = 0;
@@ -236,6 +243,8 @@ step(struct session *s)
 		return step_head(s);
 	case SESSION_CONNECTING:
 		return upstream_connect_step(s);
+	case SESSION_SCAN:
+		return content_scan_request_step(s);
 	case SESSION_PROXYING:
 		return proxy_step(s);
 	case SESSION_TUNNEL:
@@ -349,6 +358,11 @@ session_reap(void)
 		dead = s->next;
 		free(s->log_req);
 		free(s->retry_head);
+		free(s->head_copy);
+		buf_put(s->scan);
+		buf_put(s->prefix);
+		buf_put(s->cprefix);
+		buf_put(s->held);
 		free(s->fields);
 		s->magic = 0;
 		free(s);

@@ -15,6 +15,13 @@ session_counted(const struct session *s)
 	return s->listen->mode != LISTEN_ADMIN;
 }
 
+/* The request head the parsed offsets point into. */
+static inline const char *
+session_head(struct session *s)
+{
+	return s->head_copy ? s->head_copy : buf_head(s->cli.in);
+}
+
 /* session.c: life cycle and the run loop */
 struct session *session_accept(int fd, const struct sockaddr_storage *peer,
 			       const struct config_listen *l);
@@ -56,6 +63,8 @@ int access_rules_request(struct session *s);
 int access_rules_address(struct session *s, const struct sockaddr *dst);
 int access_rules_refuse(struct session *s);
 int access_rules_unresolved(struct session *s);
+void access_rules_describe(struct session *s, struct rules_request *rq,
+			   char *method, size_t cap);
 
 /* proxy_auth.c */
 void proxy_auth_identify(struct session *s);
@@ -69,6 +78,18 @@ int proxy_send_request_head(struct session *s);
 /* proxy_response.c */
 int proxy_step(struct session *s);
 void proxy_arm_timer(struct session *s);
+int proxy_response_head_fields(struct session *s, struct buf *out);
+int proxy_response_head_finish(struct session *s, struct buf *out,
+			       const char *framing);
+void proxy_response_started(struct session *s);
+
+/* content_scan.c */
+int content_scan_keep_head(struct session *s);
+int content_scan_wants_identity(struct session *s);
+int content_scan_request_begin(struct session *s);
+int content_scan_request_step(struct session *s);
+int content_scan_response_begin(struct session *s);
+int content_scan_response_step(struct session *s);
 void proxy_timeout(struct session *s);
 
 /* http_head.c */

@@ -25,6 +25,8 @@ connected(struct session *s)
 		tunnel_start(s);
 		return;
 	}
+	if (content_scan_request_begin(s))
+		return;	/* the body is read for the rules first */
 	s->state = SESSION_PROXYING;
 	proxy_arm_timer(s);
 	(void)proxy_send_request_head(s);
