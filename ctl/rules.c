@@ -31,13 +31,18 @@ print_rules(const struct shm_rules_view *v)
 
 	printf("rules from %s (generation %u), default %s\n", v->h->path,
 	       v->h->generation, ctl_action_name(v->h->default_action));
-	printf("%-5s %-20s %-8s %-8s %-6s %10s  %s\n", "id", "name", "action",
-	       "mode", "line", "hits", "conditions");
+	const char *file = strrchr(v->h->path, '/');
+	char where[96];
+
+	file = file ? file + 1 : v->h->path;
+	printf("%-5s %-20s %-8s %-8s %-18s %10s  %s\n", "id", "name",
+	       "action", "mode", "file:line", "hits", "conditions");
 	for (i = 0; i < v->h->n_rules; i++) {
 		r = shm_rules_rule(v, i);
-		printf("%-5u %-20.64s %-8s %-8s %-6u %10llu  %s\n", r->id,
+		snprintf(where, sizeof(where), "%.80s:%u", file, r->line);
+		printf("%-5u %-20.64s %-8s %-8s %-18s %10llu  %s\n", r->id,
 		       shm_rules_str(v, r->name), ctl_action_name(r->action),
-		       r->monitor ? "monitor" : "enforce", r->line,
+		       r->monitor ? "monitor" : "enforce", where,
 		       (unsigned long long)shm_rules_hit_total(v, i),
 		       shm_rules_str(v, r->text));
 	}

@@ -55,5 +55,6 @@ rules_free(struct rules *r)
 		free_rule(&r->rule[i]);
 	free(r->rule);
 	rules_users_free(r->users);
+	free(r->block_page);
 	free(r);
 }

@@ -4,6 +4,7 @@
  * and appended to the rule's text for `proxyctl rules`.
  */
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -651,6 +652,35 @@ static int
 opt_body_scan_overflow(struct rules *r, const char *v)
 {
 	return allow_deny(v, &r->body_overflow_deny);
+}
+
+/* Read now: a worker never touches the disk to answer. */
+static int
+opt_block_page(struct rules *r, const char *v)
+{
+	char path[8192];
+	FILE *f;
+	size_t n;
+
+	free(r->block_page);
+	r->block_page = NULL;
+	if (!v[0])
+		return 0;
+	snprintf(path, sizeof(path), "%s%s%s", v[0] == '/' ? "" : base_dir,
+		 v[0] == '/' ? "" : "/", v);
+	if (!(f = fopen(path, "re")) || !(r->block_page = calloc(1, 16384))) {
+		snprintf(r->option_error, sizeof(r->option_error), "%.500s: %s",
+			 path, f ? "out of memory" : strerror(errno));
+		if (f)
+			fclose(f);
+		return -1;
+	}
+	n = fread(r->block_page, 1, 16383, f);
+	if (!feof(f) || memchr(r->block_page, 0, n))
+		snprintf(r->option_error, sizeof(r->option_error),
+			 "%.500s: over 16 KiB or not text", path);
+	fclose(f);
+	return r->option_error[0] ? -1 : 0;
 }
 
 static int

@@ -78,6 +78,7 @@ struct rules {
 	int sni_missing_deny;		/* [rules] sni_missing = allow */
 	char time_zone[64];		/* [rules] time_zone; "" = local */
 	char auth_realm[64];		/* [rules] auth_realm */
+	char *block_page;		/* [rules] block_page, read in */
 	size_t body_scan_limit;		/* [rules] body_scan_limit */
 	int body_overflow_deny;		/* [rules] body_scan_overflow */
 	int has_req_body;		/* some rule reads request bodies */

@@ -11,6 +11,7 @@
 #include "common/log.h"
 #include "common/sock.h"
 #include "worker/stats.h"
+#include "worker/worker.h"
 
 static const char *
 explanation(unsigned status)
@@ -105,6 +106,17 @@ html_escape(char *out, size_t cap, const char *in, size_t len)
 	out[o] = '\0';
 }
 
+struct block_vars {
+	const char *rule;
+	const char *url;
+	const char *client;
+	const char *message;
+	unsigned status;
+};
+
+static int block_page_render(struct buf *out, const char *tpl,
+			     const struct block_vars *v);
+static void answered(struct session *s, unsigned status);
 static void send_answer(struct session *s, struct buf *out, unsigned status,
 			int error, const char *fmt, ...)
 	__attribute__((format(printf, 5, 6)));
@@ -177,18 +189,70 @@ http_block_send(struct session *s, const struct rule *rl)
 		session_close(s);
 		return;
 	}
+	const char *name = rl ? rl->name
+			      : s->rule_name ? s->rule_name : "default";
+	unsigned status = rl ? rl->status : 403;
+
 	html_escape(url, sizeof(url), b + s->req.target.off,
 		    s->req.target.len);
 	html_escape(msg, sizeof(msg), rl && rl->message ? rl->message : "",
 		    rl && rl->message ? strlen(rl->message) : 0);
 	sock_ip_str((const struct sockaddr *)&s->peer, peer, sizeof(peer));
-	send_answer(s, out, rl ? rl->status : 403, 0,
+	if (worker.rules && worker.rules->block_page) {
+		struct block_vars v = { name, url, peer, msg, status };
+
+		buf_consume(out, buf_len(out));
+		if (block_page_render(out, worker.rules->block_page, &v) == 0) {
+			answered(s, status);
+			return;
+		}
+		buf_consume(out, buf_len(out));	/* too big: the built-in */
+	}
+	send_answer(s, out, status, 0,
 		    "<p>Access to <code>%s</code> is not allowed by the "
 		    "proxy's policy (rule <b>%s</b>).</p>%s%s%s"
 		    "<p>Your address: %s</p>",
-		    url, rl ? rl->name : s->rule_name ? s->rule_name : "default",
-		    msg[0] ? "<p>" : "", msg,
-		    msg[0] ? "</p>" : "", peer);
+		    url, name, msg[0] ? "<p>" : "", msg, msg[0] ? "</p>" : "",
+		    peer);
+}
+
+/* The admin's block page: {rule} {url} {client} {message} {status} are
+ * replaced (values already HTML-escaped).  0, or -1 if it does not fit. */
+static int
+block_page_render(struct buf *out, const char *tpl, const struct block_vars *v)
+{
+	char body[16384], num[8];
+	const char *p = tpl, *val;
+	size_t n = 0, len;
+
+	snprintf(num, sizeof(num), "%u", v->status);
+	while (*p && n < sizeof(body) - 1) {
+		val = !strncmp(p, "{rule}", 6)	    ? v->rule
+		      : !strncmp(p, "{url}", 5)	    ? v->url
+		      : !strncmp(p, "{client}", 8)  ? v->client
+		      : !strncmp(p, "{message}", 9) ? v->message
+		      : !strncmp(p, "{status}", 8)  ? num
+						    : NULL;
+		if (!val) {
+			body[n++] = *p++;
+			continue;
+		}
+		p = strchr(p, '}') + 1;
+		len = strlen(val);
+		if (n + len >= sizeof(body))
+			return -1;
+		memcpy(body + n, val, len);
+		n += len;
+	}
+	if (*p)
+		return -1;
+	return http_head_printf(out,
+				"HTTP/1.1 %u %s\r\nContent-Type: text/html; "
+				"charset=utf-8\r\nContent-Length: %zu\r\n"
+				"Cache-Control: no-store\r\nConnection: close"
+				"\r\n\r\n%.*s",
+				v->status, http_status_reason(v->status), n,
+				(int)n, body);
 }
 
 void

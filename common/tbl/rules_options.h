@@ -9,5 +9,6 @@ RULES_OPTION(auth_file, "", "user:crypt-hash lines for action = auth (relative t
 RULES_OPTION(auth_realm, "proxyd", "The realm named in Proxy-Authenticate")
 RULES_OPTION(body_scan_limit, "1m", "Bytes of a body content rules read (512 .. 64m)")
 RULES_OPTION(body_scan_overflow, "deny", "allow or deny a body content rules cannot read whole")
+RULES_OPTION(block_page, "", "HTML file for deny answers: {rule} {url} {client} {message} {status}")
 RULES_OPTION(time_zone, "", "Zone of time = windows (e.g. Europe/Paris); empty = the system's")
 #undef RULES_OPTION
