@@ -1,11 +1,13 @@
 /*
  * proxyd under a service manager: the sd_notify messages it sends to
  * $NOTIFY_SOCKET (READY, RELOADING with MONOTONIC_USEC, READY again,
- * STOPPING, STATUS) in order, and the worker's core-dump setting.
+ * STOPPING, STATUS) in order, the worker's core-dump setting, and the
+ * privilege drop of workers started by root.
  */
 #include <check.h>
 #include <errno.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -174,6 +176,50 @@ START_TEST(core_dumps_on)
 }
 END_TEST
 
+/* "Uid:" / "Gid:" / "Groups:" line of /proc/PID/status, after the tag. */
+static void
+status_line(pid_t pid, const char *tag, char *out, size_t cap)
+{
+	char path[64], line[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	out[0] = '\0';
+	f = fopen(path, "r");
+	HCHECK(f != NULL, "%s: %s", path, strerror(errno));
+	while (fgets(line, sizeof(line), f))
+		if (strncmp(line, tag, strlen(tag)) == 0)
+			snprintf(out, cap, "%s", line + strlen(tag));
+	fclose(f);
+}
+
+/* Started as root, the workers run as `user` (nobody) with no
+ * supplementary groups; the master stays root to bind and reload. */
+START_TEST(workers_drop_root)
+{
+	struct harness_config cfg = {0};
+	pid_t w[HARNESS_MAX_PIDS];
+	struct passwd *pw = getpwnam("nobody");
+	char uid[128], groups[256], want[64];
+
+	if (geteuid() != 0 || !pw)
+		return;	/* only root can drop; CI runs as root */
+	HCHECK(harness_proxy_up(&proxy, &cfg) == 0, "proxyd did not start");
+	HCHECK(harness_proxy_workers(&proxy, w, HARNESS_MAX_PIDS) >= 1,
+	       "no workers");
+	status_line(w[0], "Uid:", uid, sizeof(uid));
+	snprintf(want, sizeof(want), "\t%u\t%u\t%u", (unsigned)pw->pw_uid,
+		 (unsigned)pw->pw_uid, (unsigned)pw->pw_uid);
+	HCHECK(strncmp(uid, want, strlen(want)) == 0,
+	       "worker Uid:%s want%s", uid, want);
+	status_line(w[0], "Groups:", groups, sizeof(groups));
+	HCHECK(strspn(groups, " \t\n") == strlen(groups),
+	       "worker keeps groups:%s", groups);
+	status_line(proxy.pid, "Uid:", uid, sizeof(uid));
+	HCHECK(strncmp(uid, "\t0\t", 3) == 0, "master Uid:%s", uid);
+}
+END_TEST
+
 static Suite *
 notify_suite(void)
 {
@@ -186,6 +232,7 @@ notify_suite(void)
 	tcase_add_test(tc, rejected_reload_is_ready_again);
 	tcase_add_test(tc, no_core_dumps_by_default);
 	tcase_add_test(tc, core_dumps_on);
+	tcase_add_test(tc, workers_drop_root);
 	suite_add_tcase(s, tc);
 	return s;
 }
