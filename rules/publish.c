@@ -5,6 +5,7 @@
  * Built under a temporary name and renamed into place, like the segment.
  */
 #include "rules/rules.h"
+#include "shm/shm.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -100,33 +101,19 @@ rules_publish(struct rules_area *a, const char *shm_path,
 {
 	struct shm_rules_header probe = { 0 };
 	char path[4200], tmp[4300];
-	int fd;
 
 	layout(&probe, r, n_rows);
 	snprintf(path, sizeof(path), "%s%s", shm_path, SHM_RULES_SUFFIX);
-	snprintf(tmp, sizeof(tmp), "%s.%d.tmp", path, (int)getpid());
-	unlink(tmp);
-	fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
-	if (fd < 0 || (gid != (gid_t)-1 && fchown(fd, (uid_t)-1, gid) < 0) ||
-	    ftruncate(fd, (off_t)probe.size) < 0)
-		goto fail;
 	a->size = probe.size;
-	a->base = mmap(NULL, a->size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (a->base == MAP_FAILED)
-		goto fail;
-	close(fd);
-	fd = -1;
+	a->base = shm_file_new(path, a->size, gid, tmp, sizeof(tmp), err,
+			       errlen);
+	if (!a->base)
+		return -1;
 	memcpy(a->base, &probe, sizeof(probe));
 	((struct shm_rules_header *)a->base)->generation = generation;
 	fill(a->base, r);
-	if (rename(tmp, path) == 0)
+	if (shm_file_commit(a->base, a->size, tmp, path, err, errlen) == 0)
 		return 0;
-	munmap(a->base, a->size);
-fail:
-	snprintf(err, errlen, "rules area %s: %s", path, strerror(errno));
-	if (fd >= 0)
-		close(fd);
-	unlink(tmp);
 	a->base = NULL;
 	return -1;
 }

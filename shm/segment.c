@@ -100,33 +100,18 @@ shm_create(struct shm_segment *seg, const char *path, unsigned n_slots,
 {
 	struct shm_header probe = { 0 };
 	char tmp[sizeof(seg->path) + 32];
-	int fd = -1;
 
 	layout(&probe, n_slots);
 	snprintf(seg->path, sizeof(seg->path), "%s", path);
-	snprintf(tmp, sizeof(tmp), "%s.%d.tmp", path, (int)getpid());
-	unlink(tmp);
-	fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
-	if (fd < 0 || (gid != (gid_t)-1 && fchown(fd, (uid_t)-1, gid) < 0) ||
-	    ftruncate(fd, (off_t)probe.size) < 0)
-		goto fail;
 	seg->size = probe.size;
-	seg->base = mmap(NULL, seg->size, PROT_READ | PROT_WRITE, MAP_SHARED,
-			 fd, 0);
-	if (seg->base == MAP_FAILED)
-		goto fail;
-	close(fd);
+	seg->base = shm_file_new(path, seg->size, gid, tmp, sizeof(tmp), err,
+				 errlen);
+	if (!seg->base)
+		return -1;
 	fill(seg->base, n_slots);
 	publish(seg->base);
-	if (rename(tmp, path) == 0)
+	if (shm_file_commit(seg->base, seg->size, tmp, path, err, errlen) == 0)
 		return 0;
-	munmap(seg->base, seg->size);
-	fd = -1;
-fail:
-	snprintf(err, errlen, "shm_file %s: %s", path, strerror(errno));
-	if (fd >= 0)
-		close(fd);
-	unlink(tmp);
 	seg->base = NULL;
 	return -1;
 }

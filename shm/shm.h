@@ -41,6 +41,14 @@ void shm_slot_set_state(const struct shm_segment *seg, unsigned i,
 void shm_slot_retire(const struct shm_segment *seg, unsigned i);
 void shm_set_generation(const struct shm_segment *seg, unsigned generation);
 
+/* shm/file.c: a new file mapped read-write under a temporary name
+ * (mode 0640, group gid unless -1); NULL with err.  Commit renames it
+ * onto path (on failure it is unmapped and removed). */
+void *shm_file_new(const char *path, size_t size, gid_t gid, char *tmp,
+		   size_t tmplen, char *err, size_t errlen);
+int shm_file_commit(void *base, size_t size, const char *tmp,
+		    const char *path, char *err, size_t errlen);
+
 /* --- reader (proxyctl, admin endpoint) --- */
 
 struct shm_view {

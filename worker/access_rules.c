@@ -182,6 +182,19 @@ host_is_name(const char *host)
 	       inet_pton(AF_INET6, host, &a) != 1;
 }
 
+/* Names equal but for case and a trailing dot ("a.test." is "a.test"). */
+static int
+same_name(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+
+	if (la && a[la - 1] == '.')
+		la--;
+	if (lb && b[lb - 1] == '.')
+		lb--;
+	return la == lb && strncasecmp(a, b, la) == 0;
+}
+
 /* Built-in tunnel checks: the SNI must name the CONNECT host (else it is
  * domain fronting), and a ClientHello may need to carry one. */
 static const char *
@@ -190,11 +203,55 @@ sni_refusal(struct session *s)
 	const struct rules *r = worker.rules;
 
 	if (s->sni[0] && r->sni_mismatch_deny && host_is_name(s->host) &&
-	    strcasecmp(s->sni, s->host) != 0)
+	    !same_name(s->sni, s->host))
 		return "sni_mismatch";
 	if (!s->sni[0] && r->sni_missing_deny)
 		return "sni_missing";
 	return NULL;
+}
+
+/* The address connected to, or NULL before the upstream connection. */
+static const struct sockaddr *
+connected_to(struct session *s)
+{
+	return s->up_addr.ss_family ? (const struct sockaddr *)&s->up_addr
+				    : NULL;
+}
+
+/* A decision reached inside a tunnel: 1 when it refuses (after the 200
+ * only closing is left). */
+static int
+sni_decided(struct session *s, const struct rules_state *st)
+{
+	note(s, st);
+	if (st->action == RULE_allow) {
+		STATS_INC(rules_allowed);
+		return 0;
+	}
+	STATS_INC(rules_denied);
+	return 1;
+}
+
+/* host rules apply to the server name too: a tunnel to an IP address
+ * (or another name) must not reach a refused host by its SNI. */
+static int
+host_rules_on_sni(struct session *s)
+{
+	char host[SESSION_HOST_MAX];
+	struct rules_state st;
+
+	if (!s->sni[0] || same_name(s->sni, s->host))
+		return 0;
+	snprintf(host, sizeof(host), "%s", s->host);
+	snprintf(s->host, sizeof(s->host), "%s", s->sni);
+	memset(&st, 0, sizeof(st));
+	if (eval(s, &st, connected_to(s)) == RULES_DECIDED &&
+	    st.action != RULE_allow && sni_decided(s, &st)) {
+		snprintf(s->host, sizeof(s->host), "%s", host);
+		return -1;
+	}
+	snprintf(s->host, sizeof(s->host), "%s", host);
+	return 0;
 }
 
 int
@@ -211,16 +268,12 @@ access_rules_sni(struct session *s)
 		STATS_INC(rules_denied);
 		return -1;
 	}
-	if (s->rverdict != RULES_NEED_SNI)
-		return 0;
-	s->rverdict = eval(s, &s->rstate, (const struct sockaddr *)&s->up_addr);
-	note(s, &s->rstate);
-	if (s->rstate.action == RULE_allow) {
-		STATS_INC(rules_allowed);
-		return 0;
+	if (s->rverdict == RULES_NEED_SNI) {
+		s->rverdict = eval(s, &s->rstate, connected_to(s));
+		if (s->rverdict == RULES_DECIDED && sni_decided(s, &s->rstate))
+			return -1;
 	}
-	STATS_INC(rules_denied);
-	return -1;	/* after the 200 only closing is left */
+	return host_rules_on_sni(s);
 }
 
 /* The name did not resolve: rules waiting for its address cannot match,

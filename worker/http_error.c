@@ -255,40 +255,43 @@ block_page_render(struct buf *out, const char *tpl, const struct block_vars *v)
 				(int)n, body);
 }
 
-void
-http_redirect_send(struct session *s, const char *location)
+/* An answer that is a head only (redirect, authentication request). */
+static void __attribute__((format(printf, 3, 4)))
+head_only(struct session *s, unsigned status, const char *fmt, ...)
 {
 	struct buf *out = side_out(&s->cli);
+	va_list ap;
+	int n;
 
 	if (!out || s->resp_started) {
 		session_close(s);
 		return;
 	}
 	buf_consume(out, buf_len(out));
-	(void)http_head_printf(out,
-			       "HTTP/1.1 302 Found\r\nLocation: %s\r\n"
-			       "Content-Length: 0\r\nConnection: close\r\n"
-			       "\r\n",
-			       location);
-	answered(s, 302);
+	va_start(ap, fmt);
+	n = vsnprintf(buf_tail(out), buf_space(out), fmt, ap);
+	va_end(ap);
+	if (n > 0 && (size_t)n < buf_space(out))
+		out->end += (size_t)n;
+	answered(s, status);
+}
+
+void
+http_redirect_send(struct session *s, const char *location)
+{
+	head_only(s, 302,
+		  "HTTP/1.1 302 Found\r\nLocation: %s\r\n"
+		  "Content-Length: 0\r\nConnection: close\r\n\r\n",
+		  location);
 }
 
 /* 407: who are you?  The client retries with Proxy-Authorization. */
 void
 http_auth_send(struct session *s, const char *realm)
 {
-	struct buf *out = side_out(&s->cli);
-
-	if (!out || s->resp_started) {
-		session_close(s);
-		return;
-	}
-	buf_consume(out, buf_len(out));
-	(void)http_head_printf(out,
-			       "HTTP/1.1 407 Proxy Authentication Required\r\n"
-			       "Proxy-Authenticate: Basic realm=\"%s\", "
-			       "charset=\"UTF-8\"\r\nContent-Length: 0\r\n"
-			       "Connection: close\r\n\r\n",
-			       realm);
-	answered(s, 407);
+	head_only(s, 407,
+		  "HTTP/1.1 407 Proxy Authentication Required\r\n"
+		  "Proxy-Authenticate: Basic realm=\"%s\", charset=\"UTF-8\"\r\n"
+		  "Content-Length: 0\r\nConnection: close\r\n\r\n",
+		  realm);
 }

@@ -103,6 +103,7 @@ struct session {
 	unsigned resp_head_done : 1;
 	unsigned req_sent : 1;		/* request fully sent upstream */
 	unsigned tunnel : 1;
+	unsigned tunnel_counted : 1;	/* in tunnels_active */
 	unsigned req_abandoned : 1;	/* body left unread: never reuse */
 	unsigned served : 1;		/* a response was completed */
 	unsigned logged : 1;		/* this request has its log line */

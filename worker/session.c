@@ -109,6 +109,7 @@ session_next_request(struct session *s)
 	s->fields = NULL;
 	s->state = SESSION_IDLE;
 	s->tunnel = s->up_reused = s->resp_started = 0;
+	s->tunnel_counted = 0;
 	s->req_abandoned = s->logged = s->no_pool = 0;
 	s->has_denial = s->dst_none = s->sni_known = s->sni_wait = 0;
 	s->sni[0] = '\0';
@@ -142,7 +143,7 @@ session_close(struct session *s)
 	if (s->dnsq)
 		dns_cancel(s->dnsq);
 	s->dnsq = NULL;
-	if (s->tunnel && s->state == SESSION_TUNNEL)
+	if (s->tunnel_counted)
 		STATS_DEC(tunnels_active);
 	tunnel_close_pipes(s);
 	side_close(&s->cli);

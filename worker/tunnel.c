@@ -26,9 +26,14 @@
 void
 tunnel_start(struct session *s)
 {
-	struct buf *out = side_out(&s->cli);
+	struct buf *out;
 
-	if (!out) {
+	if (s->resp_started) {	/* the 200 went first: SNI rules decided */
+		s->state = SESSION_TUNNEL;
+		session_set_timer(s, &worker.q_tunnel_idle);
+		return;
+	}
+	if (!(out = side_out(&s->cli))) {
 		http_error_send(s, 503, "out of memory");
 		return;
 	}
@@ -45,6 +50,7 @@ tunnel_start(struct session *s)
 	http_count_status(200);
 	STATS_INC(tunnels);
 	STATS_INC(tunnels_active);
+	s->tunnel_counted = 1;
 	session_set_timer(s, &worker.q_tunnel_idle);
 }
 
@@ -195,6 +201,8 @@ sni_step(struct session *s)
 	}
 	buf_consume(s->cli.in, s->req.head_len);
 	s->sni_wait = 0;
+	if (s->up.io.fd < 0)
+		upstream_start(s);	/* allowed: connect only now */
 	return 1;
 }
 

@@ -104,6 +104,13 @@ upstream_start(struct session *s)
 {
 	struct dns_query *q;
 
+	/* A decision waits for the TLS server name: answer 200 and read the
+	 * ClientHello first, so that nothing is connected to (and no port
+	 * probed) before the rules have decided. */
+	if (s->tunnel && s->rverdict == RULES_NEED_SNI && !s->sni_known) {
+		tunnel_start(s);
+		return;
+	}
 	if (from_pool(s))
 		return;
 	s->state = SESSION_RESOLVING;
