@@ -25,6 +25,7 @@ struct explain_args {
 	const char *method;
 	const char *sni;
 	const char *dst;
+	const char *user;
 };
 
 static int
@@ -39,6 +40,7 @@ parse_args(int argc, char **argv, struct explain_args *a)
 				    : !strcmp(argv[i], "--method") ? &a->method
 				    : !strcmp(argv[i], "--sni")	   ? &a->sni
 				    : !strcmp(argv[i], "--dst")	   ? &a->dst
+				    : !strcmp(argv[i], "--user")   ? &a->user
 								   : NULL;
 
 		if (slot && i + 1 < argc)
@@ -170,8 +172,8 @@ walk(const struct rules *r, struct rules_scratch *sc,
 /* Fills rq for the request the arguments describe.  0 or -1. */
 static int
 describe(const struct explain_args *a, struct rules_request *rq,
-	 char *host, size_t cap, struct sockaddr_storage *src,
-	 struct sockaddr_storage *dst)
+	 char *host, size_t cap, char *authority, size_t acap,
+	 struct sockaddr_storage *src, struct sockaddr_storage *dst)
 {
 	uint16_t port;
 	int https;
@@ -187,8 +189,15 @@ describe(const struct explain_args *a, struct rules_request *rq,
 	rq->port = port;
 	rq->https = https;
 	rq->method = a->method ? a->method : https ? "CONNECT" : "GET";
-	rq->url = a->url;
-	rq->url_len = strlen(a->url);
+	rq->user = a->user;
+	if (https) {	/* a CONNECT's target is host:port, as a worker sees */
+		snprintf(authority, acap, "%s%s%s:%u", strchr(host, ':') ? "[" : "",
+			 host, strchr(host, ':') ? "]" : "", (unsigned)port);
+		rq->url = authority;
+	} else {
+		rq->url = a->url;
+	}
+	rq->url_len = strlen(rq->url);
 	if (destination(host, a->dst, dst) == 0)
 		rq->dst = (const struct sockaddr *)dst;
 	else
@@ -209,14 +218,15 @@ ctl_explain(const char *shm_path, int argc, char **argv)
 	struct rules_request rq;
 	struct rules_scratch *sc;
 	struct rules *r;
-	char err[4400], host[256];
+	char err[4400], host[256], authority[300];
 	struct tm now;
 	time_t t = time(NULL);
 	int rc;
 
 	if (parse_args(argc, argv, &a) < 0) {
 		fprintf(stderr, "usage: proxyctl explain URL [--src IP] "
-				"[--method M] [--sni NAME] [--dst IP]\n");
+				"[--method M] [--sni NAME] [--dst IP] "
+				"[--user NAME]\n");
 		return 2;
 	}
 	rc = shm_rules_attach(&v, shm_path, err, sizeof(err));
@@ -239,7 +249,8 @@ ctl_explain(const char *shm_path, int argc, char **argv)
 		setenv("TZ", r->time_zone, 1);
 	localtime_r(&t, &now);
 	sc = rules_scratch_new(r);
-	rc = sc && describe(&a, &rq, host, sizeof(host), &src, &dst) == 0;
+	rc = sc && describe(&a, &rq, host, sizeof(host), authority,
+			    sizeof(authority), &src, &dst) == 0;
 	if (rc) {
 		rq.now = &now;
 		walk(r, sc, &rq);

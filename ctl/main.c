@@ -24,6 +24,7 @@ usage(FILE *f)
 		"  workers                        worker processes\n"
 		"  rules                          the rules the workers run\n"
 		"  explain URL [--src IP] [--method M] [--sni NAME] [--dst IP]\n"
+		"              [--user NAME]\n"
 		"                                 which rule decides, and why\n"
 		"  top [-1]                       live view (q quits)\n"
 		"  reload                         SIGHUP the master\n"

@@ -495,6 +495,10 @@ rules_rule_key(struct rules_loader *ld, const char *key, const char *value)
 		                     "duplicate key '%s' in [rule %s]", key,
 		                     ld->cur->name);
 	ld->seen |= UINT64_C(1) << k;
+	/* an empty list would make the condition hold for every request */
+	if (value[0] == '\0')
+		return ini_file_fail(f, f->line, "[rule %s] %s: empty value",
+				     ld->cur->name, key);
 	if (rule_keys[k].set(ld->cur, value, why, sizeof(why)) < 0)
 		return ini_file_fail(f, f->line, "[rule %s] %s: %s",
 		                     ld->cur->name, key, why);

@@ -61,7 +61,8 @@ struct shm_header {
 	uint64_t retired_off;	/* counters of workers that exited */
 	uint64_t master_off;	/* counters the master keeps */
 	uint64_t slots_off;
-	uint64_t rules_off;	/* 0 until the rules engine publishes */
+	uint64_t rules_off;	/* reserved, 0: the rules are published in
+				 * a file of their own (the rules area) */
 	uint64_t rules_size;
 	uint64_t reserved[4];
 };

@@ -117,7 +117,8 @@ apply(struct session *s, const struct rules_state *st)
 }
 
 static enum rules_verdict
-eval(struct session *s, struct rules_state *st, const struct sockaddr *dst)
+eval_hits(struct session *s, struct rules_state *st,
+	  const struct sockaddr *dst, uint64_t *hits)
 {
 	struct rules_request rq;
 	char method[32];
@@ -125,8 +126,13 @@ eval(struct session *s, struct rules_state *st, const struct sockaddr *dst)
 	access_rules_describe(s, &rq, method, sizeof(method));
 	rq.dst = dst;
 	rq.dst_none = s->dst_none;
-	return rules_eval(worker.rules, worker.rules_scratch, &rq, st,
-			  worker.rule_hits);
+	return rules_eval(worker.rules, worker.rules_scratch, &rq, st, hits);
+}
+
+static enum rules_verdict
+eval(struct session *s, struct rules_state *st, const struct sockaddr *dst)
+{
+	return eval_hits(s, st, dst, worker.rule_hits);
 }
 
 int
@@ -139,6 +145,8 @@ access_rules_request(struct session *s)
 	memset(&s->rstate, 0, sizeof(s->rstate));
 	proxy_auth_identify(s);
 	s->rverdict = eval(s, &s->rstate, NULL);
+	s->rpre = s->rstate;	/* where each address's judgement starts */
+	s->dst_pending = s->rverdict == RULES_NEED_DST;
 	return s->rverdict == RULES_DECIDED ? apply(s, &s->rstate) : 0;
 }
 
@@ -148,18 +156,21 @@ access_rules_address(struct session *s, const struct sockaddr *dst)
 	struct rules_state st;
 	enum rules_verdict v;
 
-	if (!worker.rules || s->rverdict != RULES_NEED_DST)
+	if (!worker.rules || !s->dst_pending)
 		return 0;
-	st = s->rstate;
-	v = eval(s, &st, dst);
+	/* every address is judged afresh (a fallback one too); hits are
+	 * counted once, for the address used or the refusal answered */
+	st = s->rpre;
+	v = eval_hits(s, &st, dst, NULL);
 	if (v == RULES_DECIDED && st.action != RULE_allow) {
-		s->rdenied = st;	/* try the next address */
+		s->rdenied = s->rpre;
+		s->rdenied_addr = *(const struct sockaddr_storage *)(const void *)dst;
 		s->has_denial = 1;
-		return 1;
+		return 1;	/* try the next address */
 	}
-	s->rstate = st;
-	s->rverdict = v;
-	return v == RULES_DECIDED ? apply(s, &st) : 0;
+	s->rstate = s->rpre;
+	s->rverdict = eval(s, &s->rstate, dst);
+	return s->rverdict == RULES_DECIDED ? apply(s, &s->rstate) : 0;
 }
 
 /* Every address was refused by a rule: answer as the rule says. */
@@ -168,6 +179,8 @@ access_rules_refuse(struct session *s)
 {
 	if (!s->has_denial)
 		return 0;
+	(void)eval(s, &s->rdenied,
+		   (const struct sockaddr *)&s->rdenied_addr);
 	(void)apply(s, &s->rdenied);
 	return 1;
 }
@@ -270,6 +283,10 @@ access_rules_sni(struct session *s)
 	}
 	if (s->rverdict == RULES_NEED_SNI) {
 		s->rverdict = eval(s, &s->rstate, connected_to(s));
+		if (s->rverdict == RULES_NEED_DST) {	/* judged per address */
+			s->rpre = s->rstate;
+			s->dst_pending = 1;
+		}
 		if (s->rverdict == RULES_DECIDED && sni_decided(s, &s->rstate))
 			return -1;
 	}

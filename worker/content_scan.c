@@ -40,20 +40,42 @@ media_type(const struct http_msg *m, const char *b, char *out, size_t cap)
 	return out;
 }
 
-/* A buffer for the whole body, with room for chunk framing around it;
- * buf_put() frees it (its size is not the pool's). */
+#define SCAN_FIRST 65536	/* grown by doubling up to the limit */
+
+/* A buffer for the body, with room for chunk framing around it (8 bytes
+ * kept past cap for a "\r\n"); buf_put() frees it, its size not being
+ * the pool's. */
 static struct buf *
 scan_buf(void)
 {
-	size_t cap = worker.rules->body_scan_limit + PREFIX_ROOM + 8;
-	struct buf *b = malloc(sizeof(*b) + cap);
+	size_t want = worker.rules->body_scan_limit < SCAN_FIRST
+			      ? worker.rules->body_scan_limit
+			      : SCAN_FIRST;
+	struct buf *b = malloc(sizeof(*b) + PREFIX_ROOM + want + 8);
 
 	if (b) {
 		b->start = b->end = PREFIX_ROOM;
-		b->cap = cap - 8;	/* keeps 8 bytes for a "\r\n" */
+		b->cap = PREFIX_ROOM + want;
 		b->next_free = NULL;
 	}
 	return b;
+}
+
+/* Doubles a full scan buffer, up to body_scan_limit: memory follows the
+ * body's size, not the limit.  0, or -1 at the limit (or no memory). */
+static int
+grow(struct buf **bp)
+{
+	size_t limit = PREFIX_ROOM + worker.rules->body_scan_limit;
+	size_t cap = (*bp)->cap * 2 > limit ? limit : (*bp)->cap * 2;
+	struct buf *b;
+
+	if ((*bp)->cap >= limit ||
+	    !(b = realloc(*bp, sizeof(*b) + cap + 8)))
+		return -1;
+	b->cap = cap;
+	*bp = b;
+	return 0;
 }
 
 /* Frames the read part as one chunk when the body goes on chunked. */
@@ -155,6 +177,12 @@ content_scan_request_begin(struct session *s)
 		return 1;
 	}
 	buf_consume(s->cli.in, s->req.head_len);
+	/* the origin sees no head until the body is judged: the 100 the
+	 * client waits for comes from us, and Expect is not passed on */
+	if ((s->req.flags & HTTP_F_EXPECT_100) && s->req.version == 11 &&
+	    side_out(&s->cli))
+		buf_append(s->cli.out, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+	s->expect_answered = (s->req.flags & HTTP_F_EXPECT_100) != 0;
 	s->scanb = s->reqb;
 	s->scanb.out = BODY_LENGTH;	/* decoded, unframed */
 	s->scan_resp = 0;
@@ -192,14 +220,19 @@ content_scan_request_step(struct session *s)
 {
 	const struct rule *rl;
 	char ct[256];
-	int p = side_read(&s->cli, 0), r;
+	int p = side_write(&s->cli, s->cli.out, 0), r;	/* the 100 */
 
+	p |= side_read(&s->cli, 0);
+	if (buf_space(s->scan) == 0)
+		(void)grow(&s->scan);
 	r = body_move(&s->scanb, s->cli.in, s->cli.eof, s->scan);
 	if (r < 0) {
 		http_error_send(s, 400, "bad chunked request body");
 		return 0;
 	}
 	p |= r;
+	if (!s->scanb.done && buf_space(s->scan) == 0 && grow(&s->scan) == 0)
+		return 1;
 	if (!s->scanb.done && buf_space(s->scan) > 0) {
 		if (s->cli.eof && !(s->cli.in && buf_len(s->cli.in)))
 			session_close(s);	/* gave up mid-body */
@@ -315,8 +348,13 @@ content_scan_response_step(struct session *s)
 {
 	int eof = s->up.eof && !s->up.failed;
 	const struct rule *rl;
-	int r = body_move(&s->scanb, s->up.in, eof, s->scan);
+	int r;
 
+	if (buf_space(s->scan) == 0)
+		(void)grow(&s->scan);
+	r = body_move(&s->scanb, s->up.in, eof, s->scan);
+	if (!s->scanb.done && buf_space(s->scan) == 0 && grow(&s->scan) == 0)
+		return 1;
 	if (r < 0 || (!s->scanb.done && buf_space(s->scan) > 0 &&
 		      s->up.eof && !(s->up.in && buf_len(s->up.in)))) {
 		session_close(s);	/* cut short: no answer is right */

@@ -216,9 +216,26 @@ static const char *const request_skip[] = {
 static const char *const request_skip_identity[] = {
 	"host", "content-length", "x-forwarded-for", "accept-encoding", NULL,
 };
+/* the body was read (and the 100 sent) by the proxy itself */
+static const char *const request_skip_expect[] = {
+	"host", "content-length", "x-forwarded-for", "expect", NULL,
+};
+static const char *const request_skip_expect_identity[] = {
+	"host", "content-length", "x-forwarded-for", "expect",
+	"accept-encoding", NULL,
+};
 
 /* Writes the upstream request head and consumes the client's.  0, or -1
  * with an error sent. */
+static const char *const *
+skip_list(const struct session *s, int identity)
+{
+	if (s->expect_answered)
+		return identity ? request_skip_expect_identity
+				: request_skip_expect;
+	return identity ? request_skip_identity : request_skip;
+}
+
 /* A pooled connection may have been closed by the origin just as we
  * sent on it; a bodiless request can then be sent again on a fresh one,
  * so keep its head until the first response byte. */
@@ -255,9 +272,7 @@ proxy_send_request_head(struct session *s)
 	/* a response content rule may apply: ask for an uncompressed body */
 	identity = content_scan_wants_identity(s);
 	if (start_line(s, out, b) < 0 ||
-	    http_head_copy_fields(out, &s->req, b,
-				  identity ? request_skip_identity
-					   : request_skip) < 0 ||
+	    http_head_copy_fields(out, &s->req, b, skip_list(s, identity)) < 0 ||
 	    (identity &&
 	     http_head_printf(out, "Accept-Encoding: identity\r\n") < 0) ||
 	    framing_fields(s, out, b) < 0 ||

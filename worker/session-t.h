@@ -113,7 +113,10 @@ struct session {
 	/* the rules: where evaluation stands, and what decided */
 	struct rules_state rstate;
 	enum rules_verdict rverdict;	/* RULES_NEED_* while pending */
+	struct rules_state rpre;	/* before any address was judged */
 	struct rules_state rdenied;	/* a refused address's decision */
+	struct sockaddr_storage rdenied_addr;
+	unsigned dst_pending : 1;	/* addresses are judged by rules */
 	unsigned has_denial : 1;
 	unsigned dst_none : 1;		/* the host did not resolve */
 	const char *rule_name;		/* for the log: deciding rule */
@@ -131,6 +134,7 @@ struct session {
 	struct buf *held;		/* a response head held back */
 	char scan_ctype[128];		/* the scanned response's type */
 	unsigned scan_resp : 1;		/* scan is the response body */
+	unsigned expect_answered : 1;	/* we sent the 100: drop Expect */
 	char *retry_head;		/* request head kept for one retry */
 	size_t retry_len;
 	unsigned no_pool : 1;		/* retrying: a fresh connection */

@@ -112,6 +112,7 @@ session_next_request(struct session *s)
 	s->tunnel_counted = 0;
 	s->req_abandoned = s->logged = s->no_pool = 0;
 	s->has_denial = s->dst_none = s->sni_known = s->sni_wait = 0;
+	s->dst_pending = s->expect_answered = 0;
 	s->sni[0] = '\0';
 	s->user[0] = '\0';
 	free(s->retry_head);
@@ -342,6 +343,13 @@ on_timer(struct event_timer *t)
 	case SESSION_LINGER:
 		session_close(s);
 		return;
+	case SESSION_TUNNEL:
+		if (s->sni_wait) {
+			tunnel_sni_timeout(s);
+			break;
+		}
+		proxy_timeout(s);
+		break;
 	default:
 		proxy_timeout(s);
 		break;

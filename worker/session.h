@@ -119,6 +119,7 @@ void upstream_pool_fini(void);
 void tunnel_start(struct session *s);
 int tunnel_step(struct session *s);
 void tunnel_close_pipes(struct session *s);
+void tunnel_sni_timeout(struct session *s);
 
 /* dest_policy.c */
 int dest_policy_allowed(const struct config_listen *l,

@@ -51,7 +51,8 @@ tunnel_start(struct session *s)
 	STATS_INC(tunnels);
 	STATS_INC(tunnels_active);
 	s->tunnel_counted = 1;
-	session_set_timer(s, &worker.q_tunnel_idle);
+	session_set_timer(s, s->sni_wait ? &worker.q_sni_wait
+					 : &worker.q_tunnel_idle);
 }
 
 void
@@ -174,6 +175,8 @@ finish(struct session *s)
 	session_close(s);
 }
 
+static int sni_decide(struct session *s);
+
 /* Waits for the ClientHello, then lets the rules judge its SNI. */
 static int
 sni_step(struct session *s)
@@ -195,15 +198,32 @@ sni_step(struct session *s)
 		return p;
 	if (r != SNI_FOUND)
 		s->sni[0] = '\0';
+	return sni_decide(s);
+}
+
+/* The ClientHello was read (or will not come): the rules decide. */
+static int
+sni_decide(struct session *s)
+{
 	if (access_rules_sni(s) < 0) {
 		finish(s);
 		return 0;
 	}
 	buf_consume(s->cli.in, s->req.head_len);
 	s->sni_wait = 0;
+	session_set_timer(s, &worker.q_tunnel_idle);
 	if (s->up.io.fd < 0)
 		upstream_start(s);	/* allowed: connect only now */
 	return 1;
+}
+
+/* The client sent nothing: a protocol where the server speaks first
+ * (SMTP, SSH) has no ClientHello to wait for.  Judged as "no SNI". */
+void
+tunnel_sni_timeout(struct session *s)
+{
+	s->sni[0] = '\0';
+	(void)sni_decide(s);
 }
 
 int

@@ -152,6 +152,9 @@ drop_privileges(const struct worker_heritage *h)
 }
 
 #define LINGER_MS 2000
+/* How long a tunnel waits for a TLS ClientHello before it is judged as
+ * "no SNI" (protocols where the server speaks first send none). */
+#define SNI_WAIT_MS 3000
 
 static void
 init_queues(const struct config_timeouts *t)
@@ -163,6 +166,7 @@ init_queues(const struct config_timeouts *t)
 	event_queue_init(&worker.q_upstream_idle, t->upstream_idle);
 	event_queue_init(&worker.q_tunnel_idle, t->tunnel_idle);
 	event_queue_init(&worker.q_linger, LINGER_MS);
+	event_queue_init(&worker.q_sni_wait, SNI_WAIT_MS);
 }
 
 /* Signals stay blocked except inside epoll_pwait, so handlers only ever
