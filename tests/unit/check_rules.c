@@ -981,14 +981,17 @@ START_TEST(shipped_rules)
 	ck_assert_msg(r != NULL, "%s", err);
 	ck_assert(r->default_action == RULE_deny && r->sni_mismatch_deny == 1 &&
 	          r->sni_missing_deny == 0);
+	/* the blocklist needs no DNS: it decides before the dst rule */
 	rq.host = "ads.doubleclick.net";
+	memset(&st, 0, sizeof(st));
+	ck_assert_int_eq(eval(r, &rq, &st, NULL), RULES_DECIDED);
+	ck_assert_str_eq(decide(r, &rq), "blocklist deny");
+	rq.host = "example.com";
 	memset(&st, 0, sizeof(st));
 	ck_assert_int_eq(eval(r, &rq, &st, NULL), RULES_NEED_DST);
 	rq.dst = addr(&dst_ss, "169.254.169.254");
 	ck_assert_str_eq(decide(r, &rq), "metadata deny");
 	rq.dst = addr(&dst_ss, "192.0.2.1");
-	ck_assert_str_eq(decide(r, &rq), "blocklist deny");
-	rq.host = "example.com";
 	ck_assert_str_eq(decide(r, &rq), "lan-http allow");
 	rq.src = addr(&src_ss, "203.0.113.9"); /* not a LAN client */
 	ck_assert_str_eq(decide(r, &rq), "default deny");
