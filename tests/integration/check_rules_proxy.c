@@ -286,8 +286,9 @@ client_hello(const char *sni, unsigned char *out, size_t cap)
 	return (size_t)n;
 }
 
-/* CONNECT host:lport (the test's listener), accepted there; then the
- * ClientHello for sni.  The upstream side's fd. */
+/* CONNECT host:lport (the test's listener), then the ClientHello for
+ * sni; the upstream side's fd, accepted after the hello was sent (proxyd
+ * may connect before its 200 or only once the SNI is judged). */
 static int
 tunnel_with_hello(const char *host, const char *sni, unsigned char *hello,
                   size_t *len)
@@ -295,25 +296,44 @@ tunnel_with_hello(const char *host, const char *sni, unsigned char *hello,
 	int status = connect_to(host, lport), up_fd;
 
 	HCHECK(status == 200, "CONNECT %s answered %d", host, status);
-	up_fd = listener_accept(HARNESS_WAIT_MS);
-	HCHECK(up_fd >= 0, "proxyd never connected to the upstream");
 	*len = client_hello(sni, hello, HELLO_MAX);
 	HCHECK(harness_conn_send(&conn, hello, *len) == 0, "send ClientHello");
+	up_fd = listener_accept(HARNESS_WAIT_MS);
+	HCHECK(up_fd >= 0, "proxyd never connected to the upstream");
 	return up_fd;
 }
 
-/* The tunnel was closed: the client sees EOF, the upstream got nothing. */
+/* The tunnel was closed: the client sees EOF, and the upstream got no
+ * byte (or no connection at all). */
 static void
-tunnel_refused(int up_fd, const char *why)
+tunnel_refused(const char *why)
 {
 	char buf[HELLO_MAX];
 	ssize_t n;
+	int up_fd;
 
 	HCHECK(harness_conn_closed(&conn, 5000) == 1,
 	       "%s: the client's side of the tunnel stayed open", why);
+	up_fd = listener_accept(200);
+	if (up_fd < 0)
+		return;
 	n = read_until_eof(up_fd, buf, sizeof(buf), 5000);
 	HCHECK(n == 0, "%s: the upstream got %zd bytes (or no EOF)", why, n);
 	close(up_fd);
+}
+
+/* CONNECT host:lport and a ClientHello for sni, which must be refused. */
+static void
+hello_refused(const char *host, const char *sni, const char *why)
+{
+	unsigned char hello[HELLO_MAX];
+	size_t len;
+	int status = connect_to(host, lport);
+
+	HCHECK(status == 200, "CONNECT %s answered %d", host, status);
+	len = client_hello(sni, hello, HELLO_MAX);
+	HCHECK(harness_conn_send(&conn, hello, len) == 0, "send ClientHello");
+	tunnel_refused(why);
 }
 
 /* ---- plain requests ------------------------------------------------ */
@@ -528,6 +548,47 @@ START_TEST(connect_dst_refused)
 }
 END_TEST
 
+/* A tunnel whose decision waits for the SNI (an earlier sni rule) must
+ * still not connect to an address a later dst rule refuses: with SNI
+ * evil.test the dst rule decides, so the connection should never have
+ * been made (else a CONNECT probes ports the dst rule protects: 200 or
+ * 502 tells open from closed). */
+START_TEST(connect_sni_pending_dst)
+{
+	unsigned char hello[HELLO_MAX];
+	char got[HELLO_MAX];
+	size_t len;
+	int status, fd;
+
+	listener_open();
+	up("[rules]\ndefault = allow\nsni_mismatch = allow\n"
+	   "[rule tls-good]\nsni = .good.test\naction = allow\n"
+	   "[rule no-inside]\ndst = 127.0.0.0/8\naction = deny\n");
+	status = connect_to("inside.test", lport);
+	HCHECK(status == 200 || status == 403, "CONNECT answered %d", status);
+	if (status == 200) {
+		len = client_hello("evil.test", hello, HELLO_MAX);
+		HCHECK(harness_conn_send(&conn, hello, len) == 0, "send");
+		HCHECK(harness_conn_closed(&conn, 5000) == 1,
+		       "tunnel refused by dst stayed open");
+	}
+	fd = listener_accept(200);
+	HCHECK(fd < 0,
+	       "proxyd connected to 127.0.0.1:%d although rule "
+	       "no-inside (dst = 127.0.0.0/8) decided the tunnel",
+	       lport);
+	access_logged("inside.test", " rule=no-inside action=deny");
+	/* with a good SNI the earlier rule allows, and the hello goes on */
+	harness_conn_close(&conn);
+	HCHECK(harness_conn_open(&conn, proxy.port) == 0, "reconnect");
+	fd = tunnel_with_hello("inside.test", "www.good.test", hello, &len);
+	HCHECK(read_exact(fd, got, len, 5000) == 0 &&
+	               memcmp(got, hello, len) == 0,
+	       "SNI www.good.test (rule tls-good) did not reach the upstream");
+	close(fd);
+}
+END_TEST
+
 /* ---- CONNECT and SNI ----------------------------------------------- */
 
 static const char tunnel_rules[] =
@@ -554,14 +615,10 @@ END_TEST
 
 START_TEST(sni_mismatch_closes)
 {
-	unsigned char hello[HELLO_MAX];
-	size_t len;
-	int up_fd;
-
 	listener_open();
 	up(tunnel_rules);
-	up_fd = tunnel_with_hello("good.test", "evil.test", hello, &len);
-	tunnel_refused(up_fd, "SNI evil.test in a tunnel to good.test");
+	hello_refused("good.test", "evil.test",
+	              "SNI evil.test in a tunnel to good.test");
 	/* logged with the 200 that went before the decision */
 	access_logged("\"CONNECT good.test:", " 200 ");
 	access_logged("good.test", " rule=sni_mismatch action=deny");
@@ -631,15 +688,11 @@ END_TEST
  * name through by its address. */
 START_TEST(connect_ip_sni_host_rule)
 {
-	unsigned char hello[HELLO_MAX];
-	size_t len;
-	int up_fd;
-
 	listener_open();
 	up(tunnel_rules);
-	up_fd = tunnel_with_hello("127.0.0.1", "bad.test", hello, &len);
-	tunnel_refused(up_fd, "CONNECT 127.0.0.1 with SNI bad.test (host = "
-	                      "bad.test denied)");
+	hello_refused("127.0.0.1", "bad.test",
+	              "CONNECT 127.0.0.1 with SNI bad.test (host = bad.test "
+	              "denied)");
 }
 END_TEST
 
@@ -653,8 +706,7 @@ START_TEST(sni_rule_denies)
 	listener_open();
 	up("[rules]\ndefault = allow\nsni_mismatch = allow\n"
 	   "[rule no-evil-sni]\nsni = .evil.test\naction = deny\n");
-	up_fd = tunnel_with_hello("good.test", "www.evil.test", hello, &len);
-	tunnel_refused(up_fd, "sni rule");
+	hello_refused("good.test", "www.evil.test", "sni rule");
 	access_logged(" rule=no-evil-sni action=deny", " sni=www.evil.test");
 	/* sni_mismatch = allow: another name that no rule refuses passes */
 	harness_conn_close(&conn);
@@ -669,14 +721,9 @@ END_TEST
 
 START_TEST(sni_missing_denied)
 {
-	unsigned char hello[HELLO_MAX];
-	size_t len;
-	int up_fd;
-
 	listener_open();
 	up("[rules]\ndefault = allow\nsni_missing = deny\n");
-	up_fd = tunnel_with_hello("good.test", NULL, hello, &len);
-	tunnel_refused(up_fd, "ClientHello without SNI");
+	hello_refused("good.test", NULL, "ClientHello without SNI");
 	access_logged("good.test", " rule=sni_missing action=deny");
 }
 END_TEST
@@ -808,13 +855,14 @@ rule_hits(const char *name)
 	char row_name[80], *line, *save = NULL;
 	unsigned long long hits;
 	long long found = -1;
-	unsigned id, nline;
+	unsigned id;
 
 	proxyctl(&r, "rules", NULL, NULL);
 	for (line = strtok_r(r.out, "\n", &save); line;
 	     line = strtok_r(NULL, "\n", &save))
-		if (sscanf(line, "%u %79s %*s %*s %u %llu", &id, row_name,
-		           &nline, &hits) == 4 &&
+		/* id name action mode file:line hits conditions */
+		if (sscanf(line, "%u %79s %*s %*s %*s %llu", &id, row_name,
+		           &hits) == 3 &&
 		    strcmp(row_name, name) == 0)
 			found = (long long)hits;
 	harness_run_free(&r);
@@ -840,6 +888,7 @@ START_TEST(proxyctl_hits_and_explain)
 {
 	struct harness_run r;
 	char url[256];
+	long long watch, no_exe, lan;
 	int i;
 
 	up("[rule watch]\nurl = /size/\nmode = monitor\naction = deny\n"
@@ -851,10 +900,12 @@ START_TEST(proxyctl_hits_and_explain)
 	origin_url(url, sizeof(url), "127.0.0.1", "/a.exe");
 	curl_status(url, "403");
 	curl_status(url, "403");
-	HCHECK(rule_hits("watch") == 3 && rule_hits("no-exe") == 2 &&
-	               rule_hits("lan") == 3,
-	       "hits watch %lld, no-exe %lld, lan %lld; want 3, 2, 3",
-	       rule_hits("watch"), rule_hits("no-exe"), rule_hits("lan"));
+	watch = rule_hits("watch");
+	no_exe = rule_hits("no-exe");
+	lan = rule_hits("lan");
+	HCHECK(watch == 3 && no_exe == 2 && lan == 3,
+	       "hits watch %lld, no-exe %lld, lan %lld; want 3, 2, 3", watch,
+	       no_exe, lan);
 	proxyctl(&r, "explain", url, NULL);
 	HCHECK(strstr(r.out, "decision: deny (rule no-exe)") != NULL,
 	       "explain %s:\n%s", url, r.out);
@@ -927,6 +978,7 @@ rules_proxy_suite(void)
 	tcase_add_test(tc, dst_refused_before_connect);
 	tcase_add_test(tc, dst_unresolved_later_rule);
 	tcase_add_test(tc, connect_dst_refused);
+	tcase_add_test(tc, connect_sni_pending_dst);
 	tcase_add_test(tc, connect_denied_host);
 	tcase_add_test(tc, sni_mismatch_closes);
 	tcase_add_test(tc, sni_match_passes);
