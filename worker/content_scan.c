@@ -48,8 +48,11 @@ media_type(const struct http_msg *m, const char *b, char *out, size_t cap)
 static struct buf *
 scan_buf(void)
 {
-	size_t want = worker.rules->body_scan_limit < SCAN_FIRST
-			      ? worker.rules->body_scan_limit
+	/* one byte over the limit: a body of exactly the limit still has
+	 * room to read its end (a chunked body's last chunk), and a body
+	 * that fills it is over the limit */
+	size_t want = worker.rules->body_scan_limit + 1 < SCAN_FIRST
+			      ? worker.rules->body_scan_limit + 1
 			      : SCAN_FIRST;
 	struct buf *b = malloc(sizeof(*b) + PREFIX_ROOM + want + 8);
 
@@ -66,7 +69,7 @@ scan_buf(void)
 static int
 grow(struct buf **bp)
 {
-	size_t limit = PREFIX_ROOM + worker.rules->body_scan_limit;
+	size_t limit = PREFIX_ROOM + worker.rules->body_scan_limit + 1;
 	size_t cap = (*bp)->cap * 2 > limit ? limit : (*bp)->cap * 2;
 	struct buf *b;
 
@@ -121,6 +124,15 @@ applies(struct session *s, int resp, const char *ctype, int check_type)
 	rq.dst = (const struct sockaddr *)&s->up_addr;
 	return rules_body_pending(worker.rules, worker.rules_scratch, &rq,
 				  upto(s), resp, ctype, check_type);
+}
+
+/* More than body_scan_limit bytes (the buffer holds one byte more), or
+ * the body did not end within them. */
+static int
+over_limit(const struct session *s)
+{
+	return !s->scanb.done ||
+	       buf_len(s->scan) > worker.rules->body_scan_limit;
 }
 
 /* Refuses on a content rule (or the overflow policy when rl is NULL). */
@@ -238,19 +250,16 @@ content_scan_request_step(struct session *s)
 			session_close(s);	/* gave up mid-body */
 		return p;
 	}
-	if (!s->scanb.done) {	/* over body_scan_limit */
-		if (worker.rules->body_overflow_deny)
-			refuse(s, NULL, "body_scan_overflow");
-		else
-			request_go_on(s, 0);
-		return 1;
-	}
+	/* what was read is judged either way: a refused word in the part
+	 * read refuses the body even when the rest could not be read */
 	rl = match(s, 0, media_type(&s->req, session_head(s), ct, sizeof(ct)),
 		   s->scan);
 	if (rl)
 		refuse(s, rl, NULL);
+	else if (over_limit(s) && worker.rules->body_overflow_deny)
+		refuse(s, NULL, "body_scan_overflow");
 	else
-		request_go_on(s, 1);
+		request_go_on(s, s->scanb.done);
 	return 1;
 }
 
@@ -275,7 +284,9 @@ content_scan_response_begin(struct session *s)
 {
 	const char *ctype;
 
-	if (s->respb.done || !worker.rules)
+	/* no head kept: when the request went out no response rule could
+	 * apply to it (content_scan_wants_identity said no) */
+	if (s->respb.done || !worker.rules || !s->head_copy)
 		return 0;
 	ctype = media_type(&s->resp, buf_head(s->up.in), s->scan_ctype,
 			   sizeof(s->scan_ctype));
@@ -362,14 +373,14 @@ content_scan_response_step(struct session *s)
 	}
 	if (!s->scanb.done && buf_space(s->scan) > 0)
 		return r;
-	if (!s->scanb.done) {	/* over body_scan_limit */
+	rl = match(s, 1, s->scan_ctype[0] ? s->scan_ctype : NULL, s->scan);
+	if (!rl && over_limit(s)) {
 		if (worker.rules->body_overflow_deny)
 			refuse(s, NULL, "body_scan_overflow");
 		else
-			response_go_on(s, 0);
+			response_go_on(s, s->scanb.done);
 		return 1;
 	}
-	rl = match(s, 1, s->scan_ctype[0] ? s->scan_ctype : NULL, s->scan);
 	if (rl)
 		refuse(s, rl, NULL);
 	else

@@ -323,7 +323,8 @@ response_half(struct session *s)
 	}
 	if (s->scan && s->scan_resp)
 		return p | content_scan_response_step(s);
-	if (s->resp_head_done && !s->respb.done) {
+	/* the body read for the rules (cprefix) goes before the rest */
+	if (s->resp_head_done && !s->respb.done && !s->cprefix) {
 		if ((r = response_body(s)) < 0)
 			return 0;
 		p |= r;

@@ -21,6 +21,20 @@
  *                  connection is read and the connection closed unanswered
  *   /stall-upload  reads only the head; never reads the body nor answers,
  *                  until the peer goes away (bounded)
+ *
+ * and for tests/integration/check_content_rules.c:
+ *
+ *   /record[?TAG]  appends "head PATH\n" to the file named by the request's
+ *                  X-Record-File field as soon as the head is read, then
+ *                  "body PATH bytes=N sum=HEX\n" when the body ended ("cut"
+ *                  instead of "body" when the connection did first), and
+ *                  answers like /sink ("bytes=N sum=HEX\n"): what reached
+ *                  the origin, seen from the origin's side
+ *   /chunks?t=TYPE&e=CODING&p=N&c=DATA&c=DATA...
+ *                  a chunked 200: N pattern bytes (p, optional), then
+ *                  chunks that are the c values (%XX-decoded), each
+ *                  written 30 ms after the last; t and e (optional) become
+ *                  Content-Type and Content-Encoding
  */
 #ifndef TESTS_SUPPORT_ORIGIN_ORIGIN_H
 #define TESTS_SUPPORT_ORIGIN_ORIGIN_H
