@@ -159,6 +159,12 @@ walk(const struct rules *r, struct rules_scratch *sc,
 			       rl->id, rl->name, rl->line);
 			continue;
 		}
+		if (rl->action == RULE_auth && rq->user) {
+			printf("rule %u %s (line %d): matches; authenticated "
+			       "as %s, so later rules decide\n",
+			       rl->id, rl->name, rl->line, rq->user);
+			continue;
+		}
 		printf("rule %u %s (line %d): matches\ndecision: %s (rule "
 		       "%s)\n",
 		       rl->id, rl->name, rl->line,

@@ -6,9 +6,11 @@
  * that reached it); a resp_body rule blocks a page whose word straddles
  * two chunks, and content_type limits it; the proxy asks for identity
  * encoding when a response rule may apply and refuses a coded body unless
- * body_scan_overflow = allow; body_scan_limit; 407 then success with
+ * body_scan_overflow = allow; body_scan_limit (exactly at it, over it,
+ * and the scan buffer growing towards it); 407 then success with
  * credentials (CONNECT too); `proxyctl rules` hits equal the requests
- * made; `proxyctl explain` names the rule the proxy applied.
+ * made; `proxyctl explain` names the rule the proxy applied.  The
+ * origin's /chunks endpoint sends the pages: the chunks a test names.
  */
 #include <check.h>
 #include <crypt.h>
@@ -767,27 +769,35 @@ START_TEST(body_scan_limit_overflow)
 END_TEST
 
 /* A body of exactly body_scan_limit bytes fits: it is scanned whole, not
- * treated as an overflow (with either framing). */
+ * treated as an overflow; one byte more is an overflow (either
+ * framing). */
 START_TEST(body_scan_limit_exact_fit)
 {
-	char rules[512], path[PATH_MAX], url[256];
+	char rules[512], fit[PATH_MAX], over[PATH_MAX], url[256];
 	struct harness_run c;
-	char body[4096];
+	char body[4097];
 	int status, chunked;
 
 	snprintf(rules, sizeof(rules), limit_rules, "deny");
 	up(rules);
 	harness_pattern_fill(body, sizeof(body), 0);
-	HCHECK(harness_write_file("fit.bin", body, sizeof(body), path,
-	                          sizeof(path)) == 0,
-	       "write upload");
+	HCHECK(harness_write_file("fit.bin", body, 4096, fit, sizeof(fit)) ==
+	                       0 &&
+	               harness_write_file("over.bin", body, 4097, over,
+	                                  sizeof(over)) == 0,
+	       "write uploads");
 	for (chunked = 0; chunked < 2; chunked++) {
 		const char *tag = chunked ? "fit-chunked" : "fit-length";
 
 		snprintf(url, sizeof(url), "http://127.0.0.1:%d/record?%s",
 		         origin.port, tag);
-		status = curl_post(&c, &proxy, url, path, chunked);
-		origin_got(&c, status, tag, body, sizeof(body));
+		status = curl_post(&c, &proxy, url, fit, chunked);
+		origin_got(&c, status, tag, body, 4096);
+		origin_url(url, sizeof(url), "/record?one-over");
+		status = curl_post(&c, &proxy, url, over, chunked);
+		blocked_by(&c, status, "body_scan_overflow",
+		           chunked ? "4097 bytes, chunked" : "4097 bytes");
+		harness_run_free(&c);
 	}
 }
 END_TEST
@@ -818,6 +828,10 @@ START_TEST(body_scan_limit_prefix_scanned)
 	       "overflow allow): %d, origin '%s'",
 	       status, c.out);
 	harness_run_free(&c);
+	harness_sleep_ms(300);
+	HCHECK(strstr(read_log(record_path), "prefix-secret") == NULL,
+	       "the refused upload reached the origin:\n%s",
+	       read_log(record_path));
 	free(big);
 }
 END_TEST
@@ -913,6 +927,18 @@ curl_auth(const char *url, const char *user, int tls)
 	return status;
 }
 
+/* Origins and proxyd running auth_rules (users.txt written first: it is
+ * read with rules.ini). */
+static void
+auth_up(void)
+{
+	HCHECK(harness_origin_start(&origin, 0) == 0, "origin did not start");
+	HCHECK(harness_origin_start(&tls_origin, 1) == 0, "TLS origin");
+	write_users();
+	start_proxy(&proxy, "proxyd", auth_rules, "rules.ini");
+	HCHECK(harness_conn_open(&conn, proxy.port) == 0, "connect");
+}
+
 START_TEST(proxy_auth)
 {
 	struct harness_run c = {0};
@@ -920,12 +946,7 @@ START_TEST(proxy_auth)
 	char url[256], v[256], host[64];
 	int status;
 
-	/* the users file must exist before rules.ini is loaded */
-	HCHECK(harness_origin_start(&origin, 0) == 0, "origin did not start");
-	HCHECK(harness_origin_start(&tls_origin, 1) == 0, "TLS origin");
-	write_users();
-	start_proxy(&proxy, "proxyd", auth_rules, "rules.ini");
-	HCHECK(harness_conn_open(&conn, proxy.port) == 0, "connect");
+	auth_up();
 
 	origin_url(url, sizeof(url), "/size/1000");
 	snprintf(host, sizeof(host), "127.0.0.1:%d", origin.port);
@@ -1261,6 +1282,45 @@ START_TEST(proxyctl_explain)
 }
 END_TEST
 
+/* explain --user: the rule the proxy applies to alice's request (an auth
+ * rule asks only for credentials not yet given); without --user, the
+ * auth rule. */
+START_TEST(explain_with_user)
+{
+	const char *const as_alice[] = {"explain", NULL, "--user", "alice",
+	                                NULL};
+	const char *const anonymous[] = {"explain", NULL, NULL};
+	const char *args[5];
+	struct harness_run c = {0};
+	char url[256], got[128], name[80], action[16], want[160];
+
+	auth_up();
+	origin_url(url, sizeof(url), "/size/20");
+	harness_curl(&c, 30, "-x", proxy.url, "-U", "alice:right", "-o",
+	             "/dev/null", url, NULL);
+	HCHECK(c.code == 0, "curl: %s", c.err);
+	harness_run_free(&c);
+	applied("/size/20", got, sizeof(got));
+	HCHECK(sscanf(got, "rule=%79s action=%15s", name, action) == 2 &&
+	               strcmp(name, "alice") == 0,
+	       "alice's request: %s", got);
+	snprintf(want, sizeof(want), "decision: %s (rule %s)\n", action, name);
+	memcpy(args, as_alice, sizeof(as_alice));
+	args[1] = url;
+	proxyctl(&c, &proxy, args);
+	HCHECK(strstr(c.out, want) != NULL,
+	       "the proxy applied %s to alice; explain --user alice says:\n%s",
+	       got, c.out);
+	harness_run_free(&c);
+	memcpy(args, anonymous, sizeof(anonymous));
+	args[1] = url;
+	proxyctl(&c, &proxy, args);
+	HCHECK(strstr(c.out, "decision: auth (rule login)\n") != NULL,
+	       "explain without --user:\n%s", c.out);
+	harness_run_free(&c);
+}
+END_TEST
+
 static Suite *
 content_rules_suite(void)
 {
@@ -1281,6 +1341,7 @@ content_rules_suite(void)
 	tcase_add_test(tc, proxy_auth);
 	tcase_add_test(tc, proxyctl_rules_hits);
 	tcase_add_test(tc, proxyctl_explain);
+	tcase_add_test(tc, explain_with_user);
 	suite_add_tcase(s, tc);
 	return s;
 }
