@@ -146,23 +146,46 @@ shm_detach(struct shm_view *v)
 	memset(v, 0, sizeof(*v));
 }
 
+/* The process is proxyd: its name says so, or one of its arguments is a
+ * proxyd program (proxyd under valgrind has the tool's name). */
+static int
+runs_proxyd(pid_t pid)
+{
+	char path[64], args[4096], *a, *base;
+	size_t n;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+	if ((f = fopen(path, "r"))) {
+		n = fread(args, 1, 6, f);
+		fclose(f);
+		if (n == 6 && strncmp(args, "proxyd", 6) == 0)
+			return 1;
+	}
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+	if (!(f = fopen(path, "r")))
+		return 0;
+	n = fread(args, 1, sizeof(args) - 1, f);
+	fclose(f);
+	args[n] = '\0';
+	for (a = args; a < args + n; a += strlen(a) + 1) {
+		base = strrchr(a, '/');
+		base = base ? base + 1 : a;
+		if (strncmp(base, "proxyd", 6) == 0)
+			return 1;
+	}
+	return 0;
+}
+
 int
 shm_master_alive(const struct shm_view *v)
 {
-	char path[64], comm[32] = "";
 	pid_t pid = (pid_t)v->h->master_pid;
-	FILE *f;
 
 	if (LOAD(&v->h->state) != SHM_STATE_READY || pid <= 0 ||
 	    (kill(pid, 0) < 0 && errno != EPERM))
 		return 0;
-	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
-	if (!(f = fopen(path, "r")))
-		return 0;
-	if (!fgets(comm, sizeof(comm), f))
-		comm[0] = '\0';
-	fclose(f);
-	return strncmp(comm, "proxyd", 6) == 0;
+	return runs_proxyd(pid);
 }
 
 const struct shm_counter_desc *
