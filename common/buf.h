@@ -10,8 +10,8 @@
 #include <string.h>
 
 struct buf {
-	size_t start;		/* first unconsumed byte */
-	size_t end;		/* one past the last byte */
+	size_t start; /* first unconsumed byte */
+	size_t end;   /* one past the last byte */
 	size_t cap;
 	struct buf *next_free;
 	char data[];

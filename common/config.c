@@ -127,7 +127,7 @@ _Static_assert(N_ELEMS(keys) <= 64, "loader.seen is a 64-bit set");
 /* The state of one load, shared by reader() and handle(). */
 struct loader {
 	struct config *cfg;
-	struct ini_file *ini;             /* the file, its line, its error */
+	struct ini_file *ini;         /* the file, its line, its error */
 	struct config_listen *listen; /* the [listen] being read */
 	enum section sect;
 	int sect_line;                    /* its header's line */
@@ -383,8 +383,8 @@ set_log_level(struct loader *ld, const struct key *k, const char *v, char *why,
 }
 
 static int
-set_log_format(struct loader *ld, const struct key *k, const char *v,
-               char *why, size_t n)
+set_log_format(struct loader *ld, const struct key *k, const char *v, char *why,
+               size_t n)
 {
 	enum access_log_format f;
 
@@ -676,7 +676,8 @@ listen_begin(struct loader *ld, const char *name)
 			            "line %d)",
 			            name, cfg->listens[i].line);
 	if (cfg->n_listens == CONFIG_MAX_LISTENS)
-		return fail(ld, ld->ini->line, "too many [listen] sections (max %d)",
+		return fail(ld, ld->ini->line,
+		            "too many [listen] sections (max %d)",
 		            CONFIG_MAX_LISTENS);
 	ld->listen = &cfg->listens[cfg->n_listens++];
 	memset(ld->listen, 0, sizeof(*ld->listen));
@@ -739,7 +740,8 @@ key_set(struct loader *ld, const char *name, const char *value)
 		            "duplicate key '%s' (first at line %d)", name,
 		            ld->key_line[k - keys]);
 	if (types[k->type].set(ld, k, value, why, sizeof(why)) < 0)
-		return fail(ld, ld->ini->line, "%s %s: %s", ld->label, name, why);
+		return fail(ld, ld->ini->line, "%s %s: %s", ld->label, name,
+		            why);
 	ld->seen |= bit;
 	ld->key_line[k - keys] = ld->ini->line;
 	return 0;
@@ -782,8 +784,7 @@ add_admin_listener(struct loader *ld)
 /* "syslog:IP:PORT" log targets name a UDP syslog server: check it now,
  * not when the log is first opened. */
 static int
-check_syslog_target(struct loader *ld, const char *v, const char *key,
-                    int line)
+check_syslog_target(struct loader *ld, const char *v, const char *key, int line)
 {
 	struct sockaddr_storage ss;
 	socklen_t len;
@@ -889,7 +890,7 @@ config_load(struct config *cfg, const char *path, char *err, size_t errlen)
 	ld.cfg = cfg;
 	ld.sect = SECT_NONE;
 	return ini_file_parse(path, on_section, on_key, on_end, &ld, err,
-			      errlen);
+	                      errlen);
 }
 
 /* ---- The dump. ---- */
@@ -930,6 +931,6 @@ config_dump(const struct config *cfg, FILE *out)
 		for (i = 0; i < cfg->n_listens; i++)
 			if (cfg->listens[i].mode != LISTEN_ADMIN)
 				dump_section(out, cfg, (enum section)s, i,
-			             cfg->listens[i].name);
+				             cfg->listens[i].name);
 	}
 }

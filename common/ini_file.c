@@ -49,11 +49,11 @@ section_line(struct ini_file *f, const char *line)
 		end++;
 	if (*end != ']')
 		return ini_file_fail(f, f->line,
-		            "syntax error (no ']' after [section)");
+		                     "syntax error (no ']' after [section)");
 	len = strspn(end + 1, " \t\r\n");
 	if (end[1 + len] != '\0' && end[1 + len] != ';')
 		return ini_file_fail(f, f->line,
-		            "syntax error (text after [section])");
+		                     "syntax error (text after [section])");
 	len = (size_t)(end - line - 1);
 	if (len >= sizeof(buf))
 		return ini_file_fail(f, f->line, "section header too long");
@@ -145,7 +145,8 @@ reader(char *str, int num, void *stream)
 	if (!read_line(f, str, cap, &len, &raw))
 		return NULL;
 	if (raw > cap) {
-		ini_file_fail(f, f->line, "line too long (over %zu bytes)", cap);
+		ini_file_fail(f, f->line, "line too long (over %zu bytes)",
+		              cap);
 		return NULL;
 	}
 	if (f->line == 1)
@@ -175,11 +176,15 @@ handle(void *user, const char *section, const char *name, const char *value)
  * fact; it is the first error if none of ours came from an earlier line. */
 int
 ini_file_parse(const char *path, ini_section_fn *section, ini_key_fn *key,
-	       ini_end_fn *end, void *user, char *err, size_t errlen)
+               ini_end_fn *end, void *user, char *err, size_t errlen)
 {
 	struct ini_file f = {
-		.path = path, .user = user, .section = section, .key = key,
-		.err = err, .errlen = errlen,
+	        .path = path,
+	        .user = user,
+	        .section = section,
+	        .key = key,
+	        .err = err,
+	        .errlen = errlen,
 	};
 	int rc;
 

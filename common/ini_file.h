@@ -17,17 +17,16 @@ struct ini_file;
 
 /* "[word name]" (name "" when absent); 0, or -1 after ini_file_fail(). */
 typedef int ini_section_fn(struct ini_file *f, const char *word,
-			   const char *name);
+                           const char *name);
 /* "key = value" in the current section; 0, or -1 after ini_file_fail(). */
-typedef int ini_key_fn(struct ini_file *f, const char *key,
-		       const char *value);
+typedef int ini_key_fn(struct ini_file *f, const char *key, const char *value);
 /* After the last line, if nothing failed. */
 typedef int ini_end_fn(struct ini_file *f);
 
 struct ini_file {
 	const char *path;
-	int line;		/* the line being read */
-	void *user;		/* the caller's loader */
+	int line;   /* the line being read */
+	void *user; /* the caller's loader */
 	/* private */
 	FILE *fp;
 	ini_section_fn *section;
@@ -41,10 +40,10 @@ struct ini_file {
 /* Parses path.  0, or -1 with err set ("path: reason" when it cannot be
  * opened, else "path:line: reason"). */
 int ini_file_parse(const char *path, ini_section_fn *section, ini_key_fn *key,
-		   ini_end_fn *end, void *user, char *err, size_t errlen);
+                   ini_end_fn *end, void *user, char *err, size_t errlen);
 /* Records an error at line (0: none) and returns -1.  Control bytes
  * quoted from the file become '?'. */
 int ini_file_fail(struct ini_file *f, int line, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+        __attribute__((format(printf, 3, 4)));
 
 #endif

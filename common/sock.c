@@ -34,11 +34,11 @@ sock_addr_str(const struct sockaddr *sa, char *out, size_t len)
 	sock_ip_str(sa, ip, sizeof(ip));
 	if (sa->sa_family == AF_INET6) {
 		port = ntohs(((const struct sockaddr_in6 *)(const void *)sa)
-				     ->sin6_port);
+		                     ->sin6_port);
 		snprintf(out, len, "[%s]:%u", ip, port);
 	} else {
 		port = ntohs(((const struct sockaddr_in *)(const void *)sa)
-				     ->sin_port);
+		                     ->sin_port);
 		snprintf(out, len, "%s:%u", ip, port);
 	}
 	return out;
@@ -50,7 +50,7 @@ sock_connect(const struct sockaddr *sa, socklen_t len)
 	int fd, one = 1;
 
 	fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-		    0);
+	            0);
 	if (fd < 0)
 		return -1;
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -84,25 +84,25 @@ sock_connect_result(int fd)
 
 int
 sock_listen(const struct sockaddr *sa, socklen_t len, int backlog, char *err,
-	    size_t errlen)
+            size_t errlen)
 {
 	char name[SOCK_ADDRSTRLEN];
 	int fd, one = 1;
 
 	fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-		    0);
+	            0);
 	if (fd < 0)
 		goto fail;
 	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (sa->sa_family == AF_INET6)
 		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one,
-				 sizeof(one));
+		                 sizeof(one));
 	if (bind(fd, sa, len) < 0 || listen(fd, backlog) < 0)
 		goto fail;
 	return fd;
 fail:
 	snprintf(err, errlen, "listen on %s: %s",
-		 sock_addr_str(sa, name, sizeof(name)), strerror(errno));
+	         sock_addr_str(sa, name, sizeof(name)), strerror(errno));
 	if (fd >= 0)
 		close(fd);
 	return -1;

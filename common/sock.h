@@ -21,6 +21,6 @@ int sock_connect(const struct sockaddr *sa, socklen_t len);
 int sock_connect_result(int fd);
 /* A listening socket, close-on-exec, non-blocking; fd or -1 with err. */
 int sock_listen(const struct sockaddr *sa, socklen_t len, int backlog,
-		char *err, size_t errlen);
+                char *err, size_t errlen);
 
 #endif

@@ -47,21 +47,21 @@ ctl_workers(const struct shm_view *v)
 	return 0;
 }
 
-
 int
 ctl_signal_master(const struct shm_view *v, int sig, const char *what)
 {
 	pid_t pid = (pid_t)v->h->master_pid;
 
 	if (!shm_master_alive(v)) {
-		fprintf(stderr, "proxyctl: master pid %d is not a running "
-				"proxyd\n",
-			(int)pid);
+		fprintf(stderr,
+		        "proxyctl: master pid %d is not a running "
+		        "proxyd\n",
+		        (int)pid);
 		return 1;
 	}
 	if (kill(pid, sig) < 0) {
 		fprintf(stderr, "proxyctl: %s pid %d: %s\n", what, (int)pid,
-			strerror(errno));
+		        strerror(errno));
 		return 1;
 	}
 	printf("proxyctl: sent %s to proxyd pid %d\n", what, (int)pid);

@@ -36,12 +36,12 @@ parse_args(int argc, char **argv, struct explain_args *a)
 	memset(a, 0, sizeof(*a));
 	a->src = "127.0.0.1";
 	for (i = 1; i < argc; i++) {
-		const char **slot = !strcmp(argv[i], "--src")	   ? &a->src
-				    : !strcmp(argv[i], "--method") ? &a->method
-				    : !strcmp(argv[i], "--sni")	   ? &a->sni
-				    : !strcmp(argv[i], "--dst")	   ? &a->dst
-				    : !strcmp(argv[i], "--user")   ? &a->user
-								   : NULL;
+		const char **slot = !strcmp(argv[i], "--src")      ? &a->src
+		                    : !strcmp(argv[i], "--method") ? &a->method
+		                    : !strcmp(argv[i], "--sni")    ? &a->sni
+		                    : !strcmp(argv[i], "--dst")    ? &a->dst
+		                    : !strcmp(argv[i], "--user")   ? &a->user
+		                                                   : NULL;
 
 		if (slot && i + 1 < argc)
 			*slot = argv[++i];
@@ -76,7 +76,7 @@ ip_literal(const char *ip, struct sockaddr_storage *ss)
 static int
 destination(const char *host, const char *dst, struct sockaddr_storage *ss)
 {
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res;
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res;
 
 	if (dst)
 		return ip_literal(dst, ss);
@@ -92,8 +92,7 @@ destination(const char *host, const char *dst, struct sockaddr_storage *ss)
 /* URL into host, port and whether it is a tunnel: "http://h[:p]/...",
  * "https://h[:p]/..." (a CONNECT) or "h:p" (a CONNECT). */
 static int
-split_url(const char *url, char *host, size_t cap, uint16_t *port,
-	  int *https)
+split_url(const char *url, char *host, size_t cap, uint16_t *port, int *https)
 {
 	const char *p = url, *end;
 	size_t n;
@@ -177,9 +176,9 @@ walk(const struct rules *r, struct rules_scratch *sc,
 
 /* Fills rq for the request the arguments describe.  0 or -1. */
 static int
-describe(const struct explain_args *a, struct rules_request *rq,
-	 char *host, size_t cap, char *authority, size_t acap,
-	 struct sockaddr_storage *src, struct sockaddr_storage *dst)
+describe(const struct explain_args *a, struct rules_request *rq, char *host,
+         size_t cap, char *authority, size_t acap, struct sockaddr_storage *src,
+         struct sockaddr_storage *dst)
 {
 	uint16_t port;
 	int https;
@@ -196,9 +195,10 @@ describe(const struct explain_args *a, struct rules_request *rq,
 	rq->https = https;
 	rq->method = a->method ? a->method : https ? "CONNECT" : "GET";
 	rq->user = a->user;
-	if (https) {	/* a CONNECT's target is host:port, as a worker sees */
-		snprintf(authority, acap, "%s%s%s:%u", strchr(host, ':') ? "[" : "",
-			 host, strchr(host, ':') ? "]" : "", (unsigned)port);
+	if (https) { /* a CONNECT's target is host:port, as a worker sees */
+		snprintf(authority, acap, "%s%s%s:%u",
+		         strchr(host, ':') ? "[" : "", host,
+		         strchr(host, ':') ? "]" : "", (unsigned)port);
 		rq->url = authority;
 	} else {
 		rq->url = a->url;
@@ -208,7 +208,7 @@ describe(const struct explain_args *a, struct rules_request *rq,
 		rq->dst = (const struct sockaddr *)dst;
 	else
 		rq->dst_none = 1;
-	if (https) {	/* a client's ClientHello names the host it asked */
+	if (https) { /* a client's ClientHello names the host it asked */
 		rq->sni_known = 1;
 		rq->sni = a->sni ? a->sni : host;
 	}
@@ -231,8 +231,8 @@ ctl_explain(const char *shm_path, int argc, char **argv)
 
 	if (parse_args(argc, argv, &a) < 0) {
 		fprintf(stderr, "usage: proxyctl explain URL [--src IP] "
-				"[--method M] [--sni NAME] [--dst IP] "
-				"[--user NAME]\n");
+		                "[--method M] [--sni NAME] [--dst IP] "
+		                "[--user NAME]\n");
 		return 2;
 	}
 	rc = shm_rules_attach(&v, shm_path, err, sizeof(err));
@@ -256,7 +256,7 @@ ctl_explain(const char *shm_path, int argc, char **argv)
 	localtime_r(&t, &now);
 	sc = rules_scratch_new(r);
 	rc = sc && describe(&a, &rq, host, sizeof(host), authority,
-			    sizeof(authority), &src, &dst) == 0;
+	                    sizeof(authority), &src, &dst) == 0;
 	if (rc) {
 		rq.now = &now;
 		walk(r, sc, &rq);

@@ -18,18 +18,19 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-		"usage: proxyctl [-s SHM_FILE | -c proxyd.ini] COMMAND\n"
-		"commands:\n"
-		"  stats [--json | --prometheus]  counters, totals and rates\n"
-		"  workers                        worker processes\n"
-		"  rules                          the rules the workers run\n"
-		"  explain URL [--src IP] [--method M] [--sni NAME] [--dst IP]\n"
-		"              [--user NAME]\n"
-		"                                 which rule decides, and why\n"
-		"  top [-1]                       live view (q quits)\n"
-		"  reload                         SIGHUP the master\n"
-		"  stop                           graceful stop (SIGQUIT)\n"
-		"default segment: shm_file of " DEFAULT_CONFIG "\n");
+	        "usage: proxyctl [-s SHM_FILE | -c proxyd.ini] COMMAND\n"
+	        "commands:\n"
+	        "  stats [--json | --prometheus]  counters, totals and rates\n"
+	        "  workers                        worker processes\n"
+	        "  rules                          the rules the workers run\n"
+	        "  explain URL [--src IP] [--method M] [--sni NAME] [--dst "
+	        "IP]\n"
+	        "              [--user NAME]\n"
+	        "                                 which rule decides, and why\n"
+	        "  top [-1]                       live view (q quits)\n"
+	        "  reload                         SIGHUP the master\n"
+	        "  stop                           graceful stop (SIGQUIT)\n"
+	        "default segment: shm_file of " DEFAULT_CONFIG "\n");
 }
 
 /* The segment path: -s, else -c's shm_file, else the default config's,
@@ -49,7 +50,7 @@ segment_path(const char *shm, const char *conf, char *out, size_t len)
 		return -1;
 	}
 	if (!conf && (access(DEFAULT_CONFIG, R_OK) != 0 ||
-		      config_load(&cfg, DEFAULT_CONFIG, err, sizeof(err)) < 0))
+	              config_load(&cfg, DEFAULT_CONFIG, err, sizeof(err)) < 0))
 		config_defaults(&cfg);
 	snprintf(out, len, "%s", cfg.shm_file);
 	return 0;
@@ -62,9 +63,9 @@ run(const struct shm_view *v, const char *path, int argc, char **argv)
 
 	if (strcmp(cmd, "stats") == 0)
 		return ctl_stats(v, strcmp(opt, "--json") == 0 ? CTL_FORMAT_JSON
-				    : strcmp(opt, "--prometheus") == 0
-					    ? CTL_FORMAT_PROMETHEUS
-					    : CTL_FORMAT_TABLE);
+		                    : strcmp(opt, "--prometheus") == 0
+		                            ? CTL_FORMAT_PROMETHEUS
+		                            : CTL_FORMAT_TABLE);
 	if (strcmp(cmd, "workers") == 0)
 		return ctl_workers(v);
 	if (strcmp(cmd, "rules") == 0)
@@ -86,8 +87,8 @@ static int
 known_option(const char *cmd, const char *opt)
 {
 	static const char *const commands[] = {
-		"stats", "workers", "rules", "explain", "top", "reload", "stop",
-		NULL,
+	        "stats", "workers", "rules", "explain",
+	        "top",   "reload",  "stop",  NULL,
 	};
 	const char *const *c;
 
@@ -98,7 +99,7 @@ known_option(const char *cmd, const char *opt)
 		return 0;
 	}
 	if (!opt || strcmp(cmd, "explain") == 0)
-		return 1;	/* explain reads its own arguments */
+		return 1; /* explain reads its own arguments */
 	if (strcmp(cmd, "stats") == 0)
 		return !strcmp(opt, "--json") || !strcmp(opt, "--prometheus");
 	if (strcmp(cmd, "top") == 0)
@@ -148,9 +149,10 @@ main(int argc, char **argv)
 	}
 	if (!shm_master_alive(&v)) {
 		fprintf(stderr,
-			"proxyctl: %s: left behind by a dead master (pid %lld); "
-			"is proxyd running?\n",
-			path, (long long)v.h->master_pid);
+		        "proxyctl: %s: left behind by a dead master (pid "
+		        "%lld); "
+		        "is proxyd running?\n",
+		        path, (long long)v.h->master_pid);
 		shm_detach(&v);
 		return 1;
 	}

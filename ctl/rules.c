@@ -19,8 +19,8 @@ const char *
 ctl_action_name(uint32_t a)
 {
 	return a < sizeof(action_names) / sizeof(action_names[0])
-		       ? action_names[a]
-		       : "?";
+	               ? action_names[a]
+	               : "?";
 }
 
 static void
@@ -35,8 +35,8 @@ print_rules(const struct shm_rules_view *v)
 	char where[96];
 
 	file = file ? file + 1 : v->h->path;
-	printf("%-5s %-20s %-8s %-8s %-18s %10s  %s\n", "id", "name",
-	       "action", "mode", "file:line", "hits", "conditions");
+	printf("%-5s %-20s %-8s %-8s %-18s %10s  %s\n", "id", "name", "action",
+	       "mode", "file:line", "hits", "conditions");
 	for (i = 0; i < v->h->n_rules; i++) {
 		r = shm_rules_rule(v, i);
 		snprintf(where, sizeof(where), "%.80s:%u", file, r->line);

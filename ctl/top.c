@@ -38,7 +38,7 @@ raw_mode(int on)
 static int
 quit_key(void)
 {
-	struct pollfd p = { .fd = STDIN_FILENO, .events = POLLIN };
+	struct pollfd p = {.fd = STDIN_FILENO, .events = POLLIN};
 	char c;
 
 	if (!isatty(STDIN_FILENO)) {
@@ -69,7 +69,7 @@ draw(const struct shm_view *v, const struct shm_snapshot *s,
 int
 ctl_top(const struct shm_view *v, int once)
 {
-	struct shm_snapshot prev = { 0 }, cur;
+	struct shm_snapshot prev = {0}, cur;
 	int have_prev = 0;
 
 	if (!once)

@@ -42,7 +42,7 @@ forget(unsigned i)
 
 int
 master_listeners_bind(const struct config *cfg, int *fds, char *err,
-		      size_t errlen)
+                      size_t errlen)
 {
 	unsigned i, first_new = nbound;
 	const struct config_listen *l;
@@ -57,7 +57,7 @@ master_listeners_bind(const struct config *cfg, int *fds, char *err,
 		if (nbound == sizeof(bound) / sizeof(bound[0]))
 			goto fail;
 		fds[i] = sock_listen((const struct sockaddr *)&l->addr,
-				     l->addrlen, BACKLOG, err, errlen);
+		                     l->addrlen, BACKLOG, err, errlen);
 		if (fds[i] < 0)
 			goto fail;
 		bound[nbound].addr = l->addr;

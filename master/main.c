@@ -20,12 +20,11 @@
 static void
 usage(FILE *f)
 {
-	fprintf(f,
-		"usage: proxyd [-c FILE] [-t] [-f] [-V]\n"
-		"  -c FILE  configuration (default " DEFAULT_CONFIG ")\n"
-		"  -t       check the configuration and exit (0 = valid)\n"
-		"  -f       stay in the foreground, log to stderr\n"
-		"  -V       print the version and exit\n");
+	fprintf(f, "usage: proxyd [-c FILE] [-t] [-f] [-V]\n"
+	           "  -c FILE  configuration (default " DEFAULT_CONFIG ")\n"
+	           "  -t       check the configuration and exit (0 = valid)\n"
+	           "  -f       stay in the foreground, log to stderr\n"
+	           "  -V       print the version and exit\n");
 }
 
 struct options {
@@ -80,13 +79,12 @@ start(struct config *cfg, const struct options *o, int *fds, uid_t *uid,
 	if (master_lookup_user(cfg, uid, gid, err, sizeof(err)) < 0 ||
 	    master_listeners_bind(cfg, fds, err, sizeof(err)) < 0 ||
 	    shm_create(shm, cfg->shm_file, MASTER_MAX_SLOTS,
-		       master_shm_group(cfg), err, sizeof(err)) < 0)
+	               master_shm_group(cfg), err, sizeof(err)) < 0)
 		goto fail;
 	master_fit_nofile(cfg);
 	master_prepare_logs(cfg, *uid, *gid, o->foreground);
-	if (!o->foreground &&
-	    (log_open(cfg->error_log, err, sizeof(err)) < 0 ||
-	     master_daemonize(err, sizeof(err)) < 0))
+	if (!o->foreground && (log_open(cfg->error_log, err, sizeof(err)) < 0 ||
+	                       master_daemonize(err, sizeof(err)) < 0))
 		goto fail;
 	if (master_pidfile_write(cfg->pid_file, err, sizeof(err)) < 0)
 		goto fail;
@@ -102,10 +100,10 @@ main(int argc, char **argv)
 {
 	struct config *cfg;
 	struct rules *rules = NULL;
-	struct options o = { 0 };
+	struct options o = {0};
 	char err[1024];
 	int fds[CONFIG_MAX_LISTENS], rc;
-	struct shm_segment shm = { 0 };
+	struct shm_segment shm = {0};
 	uid_t uid;
 	gid_t gid;
 
@@ -122,12 +120,13 @@ main(int argc, char **argv)
 		rc = master_load_rules(cfg, &rules, err, sizeof(err));
 		if (rc == 0)
 			rc = master_lookup_user(cfg, &uid, &gid, err,
-						sizeof(err));
+			                        sizeof(err));
 		rules_free(rules);
 		if (rc < 0)
 			fprintf(stderr, "proxyd: %s\n", err);
 		else
-			printf("proxyd: %s: configuration is valid\n", o.config);
+			printf("proxyd: %s: configuration is valid\n",
+			       o.config);
 		free(cfg);
 		return rc < 0 ? 1 : 0;
 	}
@@ -143,6 +142,6 @@ main(int argc, char **argv)
 		return 1;
 	}
 	log_info("proxyd %s started: %u workers, %u listeners", PROXYD_VERSION,
-		 cfg->workers, cfg->n_listens);
+	         cfg->workers, cfg->n_listens);
 	return master_run(cfg, rules, fds, uid, gid, &shm, o.foreground);
 }

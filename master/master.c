@@ -27,33 +27,32 @@
 
 #define KILL_GRACE_MS 5000
 #define BACKOFF_MAX_MS 30000
-#define CRASH_LOOP_MS 2000	/* dying sooner than this counts as a loop */
+#define CRASH_LOOP_MS 2000 /* dying sooner than this counts as a loop */
 
 enum slot_state { SLOT_FREE = 0, SLOT_RUNNING, SLOT_DRAINING, SLOT_WAITING };
-
 
 struct slot {
 	enum slot_state state;
 	pid_t pid;
 	unsigned generation;
-	uint64_t started;	/* ms */
-	uint64_t respawn_at;	/* SLOT_WAITING */
-	uint64_t kill_at;	/* SLOT_DRAINING: SIGKILL if still alive */
-	unsigned backoff;	/* ms, doubles on a crash loop */
-	unsigned row;		/* its row of rule hit counters */
+	uint64_t started;    /* ms */
+	uint64_t respawn_at; /* SLOT_WAITING */
+	uint64_t kill_at;    /* SLOT_DRAINING: SIGKILL if still alive */
+	unsigned backoff;    /* ms, doubles on a crash loop */
+	unsigned row;        /* its row of rule hit counters */
 };
 
 /* What the master runs now. */
 static struct {
 	struct config *cfg;
-	struct rules *rules;		/* NULL: no rules file */
+	struct rules *rules; /* NULL: no rules file */
 	int fds[CONFIG_MAX_LISTENS];
 	uid_t uid;
 	gid_t gid;
 	unsigned generation;
 	struct slot slots[MASTER_MAX_SLOTS];
 	struct shm_segment shm;
-	struct rules_area rules_area;	/* the current generation's */
+	struct rules_area rules_area; /* the current generation's */
 	int stopping;
 	uint64_t stop_deadline;
 	int foreground;
@@ -68,9 +67,9 @@ now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-#define MASTER_STAT_INC(name)                                                  \
-	__atomic_fetch_add(&shm_master_counters(&m.shm)[STAT_##name], 1,      \
-			   __ATOMIC_RELAXED)
+#define MASTER_STAT_INC(name)                                            \
+	__atomic_fetch_add(&shm_master_counters(&m.shm)[STAT_##name], 1, \
+	                   __ATOMIC_RELAXED)
 
 /* A worker starts with stdio, the error log and its own listeners only:
  * not the master's signalfd, not listeners a reload is retiring. */
@@ -82,7 +81,7 @@ close_inherited(const int *fds, unsigned n)
 	for (i = 0; i < (int)n; i++)
 		keep[k++] = fds[i];
 	keep[k++] = log_carrier_fd();
-	for (i = 1; i < k; i++)	/* insertion sort: a few entries */
+	for (i = 1; i < k; i++) /* insertion sort: a few entries */
 		for (j = i; j > 0 && keep[j - 1] > keep[j]; j--) {
 			t = keep[j];
 			keep[j] = keep[j - 1];
@@ -109,9 +108,8 @@ publish_rules(struct rules_area *a)
 		rules_area_remove(m.cfg->shm_file);
 		return 0;
 	}
-	if (rules_publish(a, m.shm.path, m.rules, m.cfg->workers,
-			  m.generation, master_shm_group(m.cfg), err,
-			  sizeof(err)) == 0)
+	if (rules_publish(a, m.shm.path, m.rules, m.cfg->workers, m.generation,
+	                  master_shm_group(m.cfg), err, sizeof(err)) == 0)
 		return 0;
 	log_error("%s", err);
 	return -1;
@@ -121,13 +119,19 @@ static int
 spawn(unsigned i)
 {
 	struct worker_heritage h = {
-		.cfg = m.cfg, .rules = m.rules, .listen_fds = m.fds, .slot = i,
-		.generation = m.generation,
-		.stats = shm_slot_counters(&m.shm, i),
-		.heartbeat = &shm_slot(&m.shm, i)->heartbeat,
-		.rule_hits = rules_area_hits(&m.rules_area, m.slots[i].row),
-		.shm_base = m.shm.base, .shm_size = m.shm.size,
-		.uid = m.uid, .gid = m.gid, .master_pid = getpid(),
+	        .cfg = m.cfg,
+	        .rules = m.rules,
+	        .listen_fds = m.fds,
+	        .slot = i,
+	        .generation = m.generation,
+	        .stats = shm_slot_counters(&m.shm, i),
+	        .heartbeat = &shm_slot(&m.shm, i)->heartbeat,
+	        .rule_hits = rules_area_hits(&m.rules_area, m.slots[i].row),
+	        .shm_base = m.shm.base,
+	        .shm_size = m.shm.size,
+	        .uid = m.uid,
+	        .gid = m.gid,
+	        .master_pid = getpid(),
 	};
 	pid_t pid = fork();
 
@@ -139,15 +143,16 @@ spawn(unsigned i)
 		close_inherited(m.fds, m.cfg->n_listens);
 		worker_main(&h);
 	}
-	m.slots[i] = (struct slot){ .state = SLOT_RUNNING, .pid = pid,
-				    .generation = m.generation,
-				    .started = now_ms(),
-				    .backoff = m.slots[i].backoff,
-				    .row = m.slots[i].row };
+	m.slots[i] = (struct slot){.state = SLOT_RUNNING,
+	                           .pid = pid,
+	                           .generation = m.generation,
+	                           .started = now_ms(),
+	                           .backoff = m.slots[i].backoff,
+	                           .row = m.slots[i].row};
 	shm_slot_start(&m.shm, i, pid, m.generation);
 	MASTER_STAT_INC(worker_starts);
 	log_info("worker %u started (pid %d, generation %u)", i, (int)pid,
-		 m.generation);
+	         m.generation);
 	return 0;
 }
 
@@ -161,7 +166,7 @@ spawn_generation(void)
 		if (m.slots[i].state != SLOT_FREE)
 			continue;
 		m.slots[i].backoff = 0;
-		m.slots[i].row = started;	/* a respawn keeps it */
+		m.slots[i].row = started; /* a respawn keeps it */
 		if (spawn(i) < 0)
 			return -1;
 		started++;
@@ -181,8 +186,8 @@ signal_all(int sig, unsigned generation, int all_generations)
 		    (all_generations || s->generation == generation) &&
 		    kill(s->pid, sig) < 0 && errno != ESRCH)
 			log_error("cannot signal worker %u (pid %d): %s (is "
-				  "CAP_KILL missing?)",
-				  i, (int)s->pid, strerror(errno));
+			          "CAP_KILL missing?)",
+			          i, (int)s->pid, strerror(errno));
 	}
 }
 
@@ -215,12 +220,12 @@ worker_crashed(unsigned i, int status)
 		s->backoff = BACKOFF_MAX_MS;
 	if (WIFSIGNALED(status))
 		log_error("worker %u (pid %d) killed by signal %d; respawning "
-			  "in %u ms",
-			  i, (int)s->pid, WTERMSIG(status), s->backoff);
+		          "in %u ms",
+		          i, (int)s->pid, WTERMSIG(status), s->backoff);
 	else
 		log_error("worker %u (pid %d) exited with status %d; "
-			  "respawning in %u ms",
-			  i, (int)s->pid, WEXITSTATUS(status), s->backoff);
+		          "respawning in %u ms",
+		          i, (int)s->pid, WEXITSTATUS(status), s->backoff);
 	s->state = SLOT_WAITING;
 	s->respawn_at = now + s->backoff;
 }
@@ -240,8 +245,8 @@ reap_children(void)
 			continue;
 		}
 		log_info("worker %d (pid %d) %s", i, (int)pid,
-			 m.slots[i].state == SLOT_DRAINING ? "drained"
-							   : "stopped");
+		         m.slots[i].state == SLOT_DRAINING ? "drained"
+		                                           : "stopped");
 		m.slots[i].state = SLOT_FREE;
 		m.slots[i].pid = 0;
 	}
@@ -261,7 +266,7 @@ respawn_due(void)
 			s->respawn_at = now + 1000;
 		if (s->state == SLOT_DRAINING && now >= s->kill_at) {
 			log_warn("worker %u (pid %d) still draining; killing",
-				 i, (int)s->pid);
+			         i, (int)s->pid);
 			kill(s->pid, SIGKILL);
 			s->kill_at = UINT64_MAX;
 		}
@@ -293,8 +298,8 @@ drain_except(unsigned keep)
 }
 
 static int
-load_new(const char *path, struct config **out, struct rules **rules,
-	 int *fds, uid_t *uid, gid_t *gid)
+load_new(const char *path, struct config **out, struct rules **rules, int *fds,
+         uid_t *uid, gid_t *gid)
 {
 	struct config *cfg = calloc(1, sizeof(*cfg));
 	char err[1024];
@@ -305,8 +310,8 @@ load_new(const char *path, struct config **out, struct rules **rules,
 	    master_lookup_user(cfg, uid, gid, err, sizeof(err)) < 0 ||
 	    master_listeners_bind(cfg, fds, err, sizeof(err)) < 0) {
 		log_error("reload rejected, keeping the running configuration: "
-			  "%s",
-			  cfg ? err : "out of memory");
+		          "%s",
+		          cfg ? err : "out of memory");
 		rules_free(*rules);
 		free(cfg);
 		return -1;
@@ -330,7 +335,7 @@ apply_master_settings(const struct config *old, const struct config *cfg)
 	if (strcmp(old->pid_file, cfg->pid_file) != 0 ||
 	    strcmp(old->shm_file, cfg->shm_file) != 0)
 		log_warn("pid_file and shm_file changes take effect at the "
-			 "next restart");
+		         "next restart");
 }
 
 static void
@@ -346,12 +351,12 @@ reload(void)
 
 	log_info("SIGHUP: reloading %s", old->path);
 	master_notify("RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=reloading",
-		      master_monotonic_usec());
+	              master_monotonic_usec());
 	if (load_new(old->path, &cfg, &rules, fds, &uid, &gid) < 0) {
 		master_listeners_keep_only(m.fds, old->n_listens);
 		MASTER_STAT_INC(reloads_failed);
 		master_notify("READY=1\nSTATUS=reload rejected (see the "
-			      "error log); serving the previous configuration");
+		              "error log); serving the previous configuration");
 		return;
 	}
 	memcpy(old_fds, m.fds, sizeof(old_fds));
@@ -366,7 +371,7 @@ reload(void)
 	old_area = m.rules_area;
 	if (publish_rules(&m.rules_area) < 0 || spawn_generation() < 0) {
 		log_error("reload: cannot start the new workers; keeping the "
-			  "old ones");
+		          "old ones");
 		drain_except(old_gen);
 		m.generation = old_gen;
 		m.cfg = old;
@@ -383,7 +388,7 @@ reload(void)
 		free(cfg);
 		MASTER_STAT_INC(reloads_failed);
 		master_notify("READY=1\nSTATUS=reload failed; serving the "
-			      "previous configuration");
+		              "previous configuration");
 		return;
 	}
 	drain_except(m.generation);
@@ -395,8 +400,7 @@ reload(void)
 	shm_set_generation(&m.shm, m.generation);
 	MASTER_STAT_INC(reloads_ok);
 	log_info("reload done: generation %u", m.generation);
-	master_notify("READY=1\nSTATUS=reloaded: generation %u",
-		      m.generation);
+	master_notify("READY=1\nSTATUS=reloaded: generation %u", m.generation);
 }
 
 static void
@@ -405,7 +409,7 @@ stop(int sig)
 	uint64_t grace = sig == SIGQUIT ? m.cfg->timeouts.drain : 0;
 
 	log_info("%s: stopping%s", strsignal(sig),
-		 sig == SIGQUIT ? " gracefully" : "");
+	         sig == SIGQUIT ? " gracefully" : "");
 	m.stopping = 1;
 	m.stop_deadline = now_ms() + grace + KILL_GRACE_MS;
 	master_notify("STOPPING=1\nSTATUS=stopping");
@@ -455,7 +459,7 @@ handle_signal(int sig)
 		if (!m.stopping)
 			stop(sig);
 		else if (sig != SIGQUIT)
-			signal_all(SIGTERM, 0, 1);	/* hurry up */
+			signal_all(SIGTERM, 0, 1); /* hurry up */
 		break;
 	}
 }
@@ -476,9 +480,9 @@ report_status(void)
 	    shm_snapshot_take(&v, &snap) < 0)
 		return;
 	master_notify("STATUS=%llu requests served, %u workers, generation "
-		      "%u",
-		      (unsigned long long)snap.totals[STAT_requests],
-		      snap.n_workers, m.generation);
+	              "%u",
+	              (unsigned long long)snap.totals[STAT_requests],
+	              snap.n_workers, m.generation);
 	shm_snapshot_free(&snap);
 }
 
@@ -503,7 +507,7 @@ static void
 wait_signals(int sfd)
 {
 	struct signalfd_siginfo si;
-	struct pollfd pfd = { .fd = sfd, .events = POLLIN };
+	struct pollfd pfd = {.fd = sfd, .events = POLLIN};
 
 	if (poll(&pfd, 1, 200) <= 0)
 		return;
@@ -513,7 +517,7 @@ wait_signals(int sfd)
 
 int
 master_run(struct config *cfg, struct rules *rules, const int *fds, uid_t uid,
-	   gid_t gid, const struct shm_segment *shm, int foreground)
+           gid_t gid, const struct shm_segment *shm, int foreground)
 {
 	int sfd;
 
@@ -525,7 +529,7 @@ master_run(struct config *cfg, struct rules *rules, const int *fds, uid_t uid,
 	m.foreground = foreground;
 	m.generation = 1;
 	m.shm = *shm;
-	shm_header(&m.shm)->master_pid = getpid();	/* after daemonizing */
+	shm_header(&m.shm)->master_pid = getpid(); /* after daemonizing */
 	if ((sfd = signals_open()) < 0) {
 		log_error("start-up: %s", strerror(errno));
 		return 1;
@@ -534,15 +538,14 @@ master_run(struct config *cfg, struct rules *rules, const int *fds, uid_t uid,
 		return 1;
 	master_daemon_ready();
 	master_notify("READY=1\nMAINPID=%d\nSTATUS=serving with %u workers",
-		      (int)getpid(), m.cfg->workers);
+	              (int)getpid(), m.cfg->workers);
 	while (!m.stopping || live_workers() > 0) {
 		wait_signals(sfd);
 		reap_children();
 		if (!m.stopping) {
 			respawn_due();
 			report_status();
-		}
-		else if (now_ms() >= m.stop_deadline)
+		} else if (now_ms() >= m.stop_deadline)
 			signal_all(SIGKILL, 0, 1);
 	}
 	close(sfd);

@@ -11,22 +11,22 @@
 #include "rules/rules-t.h"
 #include "shm/shm.h"
 
-#define MASTER_MAX_SLOTS 520	/* two generations of up to 256 workers */
+#define MASTER_MAX_SLOTS 520 /* two generations of up to 256 workers */
 
 /* master.c: runs until stopped; returns the exit code.  Takes cfg (heap,
  * freed when replaced by a reload) and the bound listeners fds[]. */
 int master_run(struct config *cfg, struct rules *rules, const int *fds,
-	       uid_t uid, gid_t gid, const struct shm_segment *shm,
-	       int foreground);
+               uid_t uid, gid_t gid, const struct shm_segment *shm,
+               int foreground);
 /* Loads cfg->rules (NULL when none is configured).  0, or -1 with err. */
-int master_load_rules(const struct config *cfg, struct rules **out,
-		      char *err, size_t errlen);
+int master_load_rules(const struct config *cfg, struct rules **out, char *err,
+                      size_t errlen);
 
 /* listeners.c: the bound sockets, kept across reloads by address. */
 /* Binds (or reuses) a socket for every [listen] of cfg; fills fds[] in
  * cfg->listens order.  0, or -1 with err set and nothing changed. */
 int master_listeners_bind(const struct config *cfg, int *fds, char *err,
-			  size_t errlen);
+                          size_t errlen);
 /* Closes sockets no longer in fds[0..n). */
 void master_listeners_keep_only(const int *fds, unsigned n);
 void master_listeners_close_all(void);
@@ -42,7 +42,7 @@ void master_pidfile_remove(const char *path);
 void master_fit_nofile(struct config *cfg);
 /* uid/gid the workers switch to when started as root (0 otherwise). */
 int master_lookup_user(const struct config *cfg, uid_t *uid, gid_t *gid,
-		       char *err, size_t errlen);
+                       char *err, size_t errlen);
 /* The group the shm segment is readable by: `group` when set, else -1
  * (the master's). */
 gid_t master_shm_group(const struct config *cfg);
@@ -52,6 +52,6 @@ unsigned long long master_monotonic_usec(void);
 
 /* Makes the log files writable by the workers after they drop root. */
 void master_prepare_logs(const struct config *cfg, uid_t uid, gid_t gid,
-			 int foreground);
+                         int foreground);
 
 #endif

@@ -32,7 +32,7 @@ notify_addr(struct sockaddr_un *sun, socklen_t *len)
 	sun->sun_family = AF_UNIX;
 	memcpy(sun->sun_path, path, n);
 	if (path[0] == '@')
-		sun->sun_path[0] = '\0';	/* abstract namespace */
+		sun->sun_path[0] = '\0'; /* abstract namespace */
 	*len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n);
 	return 0;
 }
@@ -58,7 +58,7 @@ master_notify(const char *fmt, ...)
 		return;
 	/* Best effort: the service manager may be gone; nothing to do. */
 	(void)sendto(fd, msg, (size_t)n, MSG_NOSIGNAL,
-		     (const struct sockaddr *)&sun, len);
+	             (const struct sockaddr *)&sun, len);
 	close(fd);
 }
 

@@ -31,14 +31,12 @@ static int ready_fd = -1;
 
 #define READY_WAIT_MS 30000
 
-static void __attribute__((noreturn))
-wait_ready(int fd)
+static void __attribute__((noreturn)) wait_ready(int fd)
 {
-	struct pollfd p = { .fd = fd, .events = POLLIN };
+	struct pollfd p = {.fd = fd, .events = POLLIN};
 	char c = 0;
 
-	if (poll(&p, 1, READY_WAIT_MS) == 1 && read(fd, &c, 1) == 1 &&
-	    c == 'R')
+	if (poll(&p, 1, READY_WAIT_MS) == 1 && read(fd, &c, 1) == 1 && c == 'R')
 		_exit(0);
 	fprintf(stderr, "proxyd: did not start (see the error log)\n");
 	_exit(1);
@@ -139,25 +137,26 @@ master_fit_nofile(struct config *cfg)
 	if (rl.rlim_cur >= want)
 		return;
 	rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= want
-			      ? want
-			      : rl.rlim_max;
+	                      ? want
+	                      : rl.rlim_max;
 	if (rl.rlim_cur < want && getuid() == 0 && rl.rlim_max != RLIM_INFINITY)
 		rl.rlim_max = rl.rlim_cur = want;
 	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
 		(void)getrlimit(RLIMIT_NOFILE, &rl);
 	if (rl.rlim_cur >= want)
 		return;
-	cfg->max_connections = rl.rlim_cur > NOFILE_SPARE + 2
-				       ? (unsigned)((rl.rlim_cur - NOFILE_SPARE) / 2)
-				       : 1;
+	cfg->max_connections =
+	        rl.rlim_cur > NOFILE_SPARE + 2
+	                ? (unsigned)((rl.rlim_cur - NOFILE_SPARE) / 2)
+	                : 1;
 	log_warn("RLIMIT_NOFILE is %llu: max_connections capped to %u per "
-		 "worker",
-		 (unsigned long long)rl.rlim_cur, cfg->max_connections);
+	         "worker",
+	         (unsigned long long)rl.rlim_cur, cfg->max_connections);
 }
 
 int
-master_lookup_user(const struct config *cfg, uid_t *uid, gid_t *gid,
-		   char *err, size_t errlen)
+master_lookup_user(const struct config *cfg, uid_t *uid, gid_t *gid, char *err,
+                   size_t errlen)
 {
 	struct passwd *pw;
 	struct group *gr;
@@ -165,10 +164,10 @@ master_lookup_user(const struct config *cfg, uid_t *uid, gid_t *gid,
 	*uid = 0;
 	*gid = 0;
 	if (getuid() != 0)
-		return 0;	/* not root: nothing to drop */
+		return 0; /* not root: nothing to drop */
 	if (!(pw = getpwnam(cfg->user))) {
-		snprintf(err, errlen, "%s: user '%s' does not exist",
-			 cfg->path, cfg->user);
+		snprintf(err, errlen, "%s: user '%s' does not exist", cfg->path,
+		         cfg->user);
 		return -1;
 	}
 	*uid = pw->pw_uid;
@@ -177,15 +176,15 @@ master_lookup_user(const struct config *cfg, uid_t *uid, gid_t *gid,
 	 * must be asked for by name, never reached through an alias. */
 	if (*uid == 0 && strcmp(cfg->user, "root") != 0) {
 		snprintf(err, errlen,
-			 "%s: user '%s' is uid 0: workers would run as root "
-			 "(write user = root if that is really meant)",
-			 cfg->path, cfg->user);
+		         "%s: user '%s' is uid 0: workers would run as root "
+		         "(write user = root if that is really meant)",
+		         cfg->path, cfg->user);
 		return -1;
 	}
 	if (cfg->group[0]) {
 		if (!(gr = getgrnam(cfg->group))) {
 			snprintf(err, errlen, "%s: group '%s' does not exist",
-				 cfg->path, cfg->group);
+			         cfg->path, cfg->group);
 			return -1;
 		}
 		*gid = gr->gr_gid;
@@ -214,10 +213,10 @@ prepare_one(const char *path, uid_t uid, gid_t gid)
 
 void
 master_prepare_logs(const struct config *cfg, uid_t uid, gid_t gid,
-		    int foreground)
+                    int foreground)
 {
 	prepare_one(cfg->access_log, uid, gid);
-	if (!foreground)	/* in the foreground errors go to stderr */
+	if (!foreground) /* in the foreground errors go to stderr */
 		prepare_one(cfg->error_log, uid, gid);
 }
 
@@ -233,7 +232,7 @@ master_shm_group(const struct config *cfg)
 
 int
 master_load_rules(const struct config *cfg, struct rules **out, char *err,
-		  size_t errlen)
+                  size_t errlen)
 {
 	*out = NULL;
 	if (!cfg->rules[0])

@@ -13,7 +13,7 @@
 
 struct rules_scratch {
 	unsigned n;
-	struct regex_scratch *re[];	/* one per regex set (its slot) */
+	struct regex_scratch *re[]; /* one per regex set (its slot) */
 };
 
 struct rules_scratch *
@@ -29,16 +29,18 @@ rules_scratch_new(const struct rules *r)
 	sc->n = r->n_regex_sets;
 	for (i = 0; i < r->n; i++) {
 		rl = &r->rule[i];
-		if ((rl->url && !(sc->re[rl->url_slot] =
-					  regex_scratch_new(rl->url))) ||
-		    (rl->req_body && !(sc->re[rl->req_body_slot] =
-					       regex_scratch_new(rl->req_body))) ||
-		    (rl->resp_body && !(sc->re[rl->resp_body_slot] =
-						regex_scratch_new(rl->resp_body))))
+		if ((rl->url &&
+		     !(sc->re[rl->url_slot] = regex_scratch_new(rl->url))) ||
+		    (rl->req_body &&
+		     !(sc->re[rl->req_body_slot] =
+		               regex_scratch_new(rl->req_body))) ||
+		    (rl->resp_body &&
+		     !(sc->re[rl->resp_body_slot] =
+		               regex_scratch_new(rl->resp_body))))
 			goto fail;
 		for (h = 0; h < rl->n_headers; h++)
 			if (!(sc->re[rl->headers[h].slot] =
-				      regex_scratch_new(rl->headers[h].re)))
+			              regex_scratch_new(rl->headers[h].re)))
 				goto fail;
 	}
 	return sc;
@@ -97,7 +99,7 @@ time_ok(const struct rule *rl, const struct tm *now)
 {
 	unsigned i;
 
-	if (!now)	/* no clock given: a time condition cannot hold */
+	if (!now) /* no clock given: a time condition cannot hold */
 		return rl->n_times == 0;
 	for (i = 0; i < rl->n_times; i++)
 		if (timewin_match(&rl->times[i], now))
@@ -143,9 +145,8 @@ src_ok(const struct rule *rl, const struct rules_request *req)
 static int
 host_ok(const struct rule *rl, const struct rules_request *req)
 {
-	return !rl->host ||
-	       (req->host && domain_set_match(rl->host, req->host,
-					      strlen(req->host)));
+	return !rl->host || (req->host && domain_set_match(rl->host, req->host,
+	                                                   strlen(req->host)));
 }
 
 static int
@@ -158,17 +159,16 @@ static int
 url_ok(const struct rule *rl, struct rules_scratch *sc,
        const struct rules_request *req)
 {
-	return !rl->url || (req->url && regex_set_match(rl->url,
-							sc->re[rl->url_slot],
-							req->url,
-							req->url_len) >= 0);
+	return !rl->url ||
+	       (req->url && regex_set_match(rl->url, sc->re[rl->url_slot],
+	                                    req->url, req->url_len) >= 0);
 }
 
 /* The known conditions, cheapest first: the name of the first that
  * fails, or NULL when all hold. */
 static const char *
 first_failing(const struct rule *rl, struct rules_scratch *sc,
-	      const struct rules_request *req)
+              const struct rules_request *req)
 {
 	if (!src_ok(rl, req))
 		return "src";
@@ -207,8 +207,8 @@ late_conditions(const struct rule *rl, const struct rules_request *req)
 			return "sni";
 		if (!req->sni_known)
 			return NULL;
-		if (!req->sni || !domain_set_match(rl->sni, req->sni,
-						    strlen(req->sni)))
+		if (!req->sni ||
+		    !domain_set_match(rl->sni, req->sni, strlen(req->sni)))
 			return "sni";
 	}
 	return "";
@@ -216,7 +216,7 @@ late_conditions(const struct rule *rl, const struct rules_request *req)
 
 const char *
 rules_explain_rule(const struct rules *r, struct rules_scratch *sc,
-		   const struct rules_request *req, unsigned i)
+                   const struct rules_request *req, unsigned i)
 {
 	const char *why = first_failing(&r->rule[i], sc, req);
 
@@ -230,8 +230,8 @@ rules_explain_rule(const struct rules *r, struct rules_scratch *sc,
 
 enum rules_verdict
 rules_eval(const struct rules *r, struct rules_scratch *sc,
-	   const struct rules_request *req, struct rules_state *st,
-	   uint64_t *hits)
+           const struct rules_request *req, struct rules_state *st,
+           uint64_t *hits)
 {
 	const struct rule *rl;
 	const char *late;
@@ -239,19 +239,19 @@ rules_eval(const struct rules *r, struct rules_scratch *sc,
 	for (; st->next < r->n; st->next++) {
 		rl = &r->rule[st->next];
 		/* content rules are judged on the body, later */
-		if (rl->req_body || rl->resp_body ||
-		    first_failing(rl, sc, req))
+		if (rl->req_body || rl->resp_body || first_failing(rl, sc, req))
 			continue;
 		if (!(late = late_conditions(rl, req)))
 			return rl->dst && !req->dst ? RULES_NEED_DST
-						    : RULES_NEED_SNI;
+			                            : RULES_NEED_SNI;
 		if (*late)
 			continue;
-		if (hits)	/* one writer per row: no locked add needed */
+		if (hits) /* one writer per row: no locked add needed */
 			__atomic_store_n(&hits[st->next],
-					 __atomic_load_n(&hits[st->next],
-							 __ATOMIC_RELAXED) + 1,
-					 __ATOMIC_RELAXED);
+			                 __atomic_load_n(&hits[st->next],
+			                                 __ATOMIC_RELAXED) +
+			                         1,
+			                 __ATOMIC_RELAXED);
 		if (rl->monitor) {
 			if (!st->monitored)
 				st->monitored = rl;
@@ -278,8 +278,8 @@ ctype_ok(const struct rule *rl, const char *ctype)
 	unsigned i;
 
 	for (i = 0; i < rl->n_ctypes; i++)
-		if (ctype && !strncasecmp(ctype, rl->ctypes[i],
-					  strlen(rl->ctypes[i])))
+		if (ctype &&
+		    !strncasecmp(ctype, rl->ctypes[i], strlen(rl->ctypes[i])))
 			return 1;
 	return rl->n_ctypes == 0;
 }
@@ -287,8 +287,8 @@ ctype_ok(const struct rule *rl, const char *ctype)
 /* Content rule i of phase resp applies to this request and type. */
 static int
 body_rule_applies(const struct rules *r, struct rules_scratch *sc,
-		  const struct rules_request *req, unsigned i, int resp,
-		  const char *ctype, int check_type)
+                  const struct rules_request *req, unsigned i, int resp,
+                  const char *ctype, int check_type)
 {
 	const struct rule *rl = &r->rule[i];
 	const char *late;
@@ -304,8 +304,8 @@ body_rule_applies(const struct rules *r, struct rules_scratch *sc,
 
 int
 rules_body_pending(const struct rules *r, struct rules_scratch *sc,
-		   const struct rules_request *req, unsigned upto, int resp,
-		   const char *ctype, int check_type)
+                   const struct rules_request *req, unsigned upto, int resp,
+                   const char *ctype, int check_type)
 {
 	unsigned i;
 
@@ -317,9 +317,9 @@ rules_body_pending(const struct rules *r, struct rules_scratch *sc,
 
 const struct rule *
 rules_body_match(const struct rules *r, struct rules_scratch *sc,
-		 const struct rules_request *req, unsigned upto, int resp,
-		 const char *ctype, const char *body, size_t len,
-		 uint64_t *hits)
+                 const struct rules_request *req, unsigned upto, int resp,
+                 const char *ctype, const char *body, size_t len,
+                 uint64_t *hits)
 {
 	const struct rule *rl;
 	unsigned i;
@@ -329,15 +329,15 @@ rules_body_match(const struct rules *r, struct rules_scratch *sc,
 			continue;
 		rl = &r->rule[i];
 		if (regex_set_match(resp ? rl->resp_body : rl->req_body,
-				    sc->re[resp ? rl->resp_body_slot
-						: rl->req_body_slot],
-				    body, len) < 0)
+		                    sc->re[resp ? rl->resp_body_slot
+		                                : rl->req_body_slot],
+		                    body, len) < 0)
 			continue;
 		if (hits)
-			__atomic_store_n(&hits[i],
-					 __atomic_load_n(&hits[i],
-							 __ATOMIC_RELAXED) + 1,
-					 __ATOMIC_RELAXED);
+			__atomic_store_n(
+			        &hits[i],
+			        __atomic_load_n(&hits[i], __ATOMIC_RELAXED) + 1,
+			        __ATOMIC_RELAXED);
 		if (!rl->monitor)
 			return rl;
 	}

@@ -32,7 +32,7 @@ rules_set_base(const char *rules_path)
 		snprintf(base_dir, sizeof(base_dir), ".");
 	else
 		snprintf(base_dir, sizeof(base_dir), "%.*s",
-			 (int)(slash - rules_path), rules_path);
+		         (int)(slash - rules_path), rules_path);
 	if (!base_dir[0])
 		snprintf(base_dir, sizeof(base_dir), "/");
 }
@@ -106,8 +106,8 @@ add_domain(struct domain_set **set, const char *v, char *why, size_t n)
 	char path[8192];
 
 	if (v[0] == '@')
-		return domain_set_add_file(*set, list_path(v, path, sizeof(path)),
-					   why, n);
+		return domain_set_add_file(
+		        *set, list_path(v, path, sizeof(path)), why, n);
 	return domain_set_add(*set, v, why, n);
 }
 
@@ -262,8 +262,8 @@ set_url_file(struct rule *rl, const char *v, char *why, size_t n)
 	return url_regex(rl, why, n) < 0
 	               ? -1
 	               : regex_set_add_file(rl->url,
-	                                    list_path(v, path, sizeof(path)),
-	                                    0, why, n);
+	                                    list_path(v, path, sizeof(path)), 0,
+	                                    why, n);
 }
 
 static struct rule_header *
@@ -383,8 +383,7 @@ set_action(struct rule *rl, const char *v, char *why, size_t n)
 {
 	if (rules_parse_action(v, &rl->action) == 0)
 		return 0;
-	snprintf(why, n, "bad action '%s' (allow, deny, redirect or auth)",
-		 v);
+	snprintf(why, n, "bad action '%s' (allow, deny, redirect or auth)", v);
 	return -1;
 }
 
@@ -498,7 +497,7 @@ rules_rule_key(struct rules_loader *ld, const char *key, const char *value)
 	/* an empty list would make the condition hold for every request */
 	if (value[0] == '\0')
 		return ini_file_fail(f, f->line, "[rule %s] %s: empty value",
-				     ld->cur->name, key);
+		                     ld->cur->name, key);
 	if (rule_keys[k].set(ld->cur, value, why, sizeof(why)) < 0)
 		return ini_file_fail(f, f->line, "[rule %s] %s: %s",
 		                     ld->cur->name, key, why);
@@ -520,7 +519,8 @@ rule_problem(struct rules_loader *ld)
 	if (rl->n_ctypes && !rl->req_body && !rl->resp_body)
 		return "content_type is for rules with req_body or resp_body";
 	if ((rl->action == RULE_auth || rl->n_users) && !ld->r->users)
-		return "auth and user need [rules] auth_file (before the rules)";
+		return "auth and user need [rules] auth_file (before the "
+		       "rules)";
 	if (rl->action == RULE_redirect && !rl->location)
 		return "redirect needs a location";
 	if (rl->location && rl->action != RULE_redirect)
@@ -533,8 +533,8 @@ rule_problem(struct rules_loader *ld)
 /* Builds the prefilters; each regex set gets a scratch slot, since a
  * scratch is sized for its set. */
 static int
-compile_set(struct rules *r, struct regex_set *set, unsigned *slot,
-	    char *why, size_t n)
+compile_set(struct rules *r, struct regex_set *set, unsigned *slot, char *why,
+            size_t n)
 {
 	if (!set)
 		return 0;
@@ -554,8 +554,8 @@ compile_rule(struct rules *r, struct rule *rl, char *why, size_t n)
 	    compile_set(r, rl->resp_body, &rl->resp_body_slot, why, n) < 0)
 		return -1;
 	for (i = 0; i < rl->n_headers; i++)
-		if (compile_set(r, rl->headers[i].re, &rl->headers[i].slot,
-				why, n) < 0)
+		if (compile_set(r, rl->headers[i].re, &rl->headers[i].slot, why,
+		                n) < 0)
 			return -1;
 	r->has_req_body |= rl->req_body != NULL;
 	r->has_resp_body |= rl->resp_body != NULL;
@@ -671,10 +671,10 @@ opt_block_page(struct rules *r, const char *v)
 	if (!v[0])
 		return 0;
 	snprintf(path, sizeof(path), "%s%s%s", v[0] == '/' ? "" : base_dir,
-		 v[0] == '/' ? "" : "/", v);
+	         v[0] == '/' ? "" : "/", v);
 	if (!(f = fopen(path, "re")) || !(r->block_page = calloc(1, 16384))) {
 		snprintf(r->option_error, sizeof(r->option_error), "%.500s: %s",
-			 path, f ? "out of memory" : strerror(errno));
+		         path, f ? "out of memory" : strerror(errno));
 		if (f)
 			fclose(f);
 		return -1;
@@ -682,7 +682,7 @@ opt_block_page(struct rules *r, const char *v)
 	n = fread(r->block_page, 1, 16383, f);
 	if (!feof(f) || memchr(r->block_page, 0, n))
 		snprintf(r->option_error, sizeof(r->option_error),
-			 "%.500s: over 16 KiB or not text", path);
+		         "%.500s: over 16 KiB or not text", path);
 	fclose(f);
 	return r->option_error[0] ? -1 : 0;
 }
@@ -748,7 +748,7 @@ rules_option_set(struct rules_loader *ld, const char *key, const char *value)
 	ld->r->option_error[0] = '\0';
 	if (options[i].set(ld->r, value) == 0)
 		return 0;
-	if (ld->r->option_error[0])	/* the option said why */
+	if (ld->r->option_error[0]) /* the option said why */
 		return ini_file_fail(f, f->line, "[rules] %s: %s", key,
 		                     ld->r->option_error);
 	return ini_file_fail(f, f->line, "[rules] %s: bad value '%s'", key,

@@ -24,7 +24,7 @@ align64(uint64_t n)
 static uint64_t
 strings_size(const struct rules *r)
 {
-	uint64_t n = 1;		/* offset 0 is the empty string */
+	uint64_t n = 1; /* offset 0 is the empty string */
 	unsigned i;
 
 	for (i = 0; i < r->n; i++)
@@ -42,12 +42,13 @@ layout(struct shm_rules_header *h, const struct rules *r, unsigned rows)
 	h->n_rows = rows;
 	h->default_action = r->default_action;
 	h->rules_off = align64(sizeof(*h));
-	h->strings_off = h->rules_off + (uint64_t)r->n * sizeof(struct shm_rule);
+	h->strings_off =
+	        h->rules_off + (uint64_t)r->n * sizeof(struct shm_rule);
 	h->strings_size = strings_size(r);
 	h->hits_off = align64(h->strings_off + h->strings_size);
 	h->size = h->hits_off + (uint64_t)rows * r->n * sizeof(uint64_t);
 	if (h->size == h->hits_off)
-		h->size += 8;	/* never an empty tail */
+		h->size += 8; /* never an empty tail */
 	h->master_pid = getpid();
 }
 
@@ -95,18 +96,18 @@ fill(void *base, const struct rules *r)
 }
 
 int
-rules_publish(struct rules_area *a, const char *shm_path,
-	      const struct rules *r, unsigned n_rows, unsigned generation,
-	      gid_t gid, char *err, size_t errlen)
+rules_publish(struct rules_area *a, const char *shm_path, const struct rules *r,
+              unsigned n_rows, unsigned generation, gid_t gid, char *err,
+              size_t errlen)
 {
-	struct shm_rules_header probe = { 0 };
+	struct shm_rules_header probe = {0};
 	char path[4200], tmp[4300];
 
 	layout(&probe, r, n_rows);
 	snprintf(path, sizeof(path), "%s%s", shm_path, SHM_RULES_SUFFIX);
 	a->size = probe.size;
-	a->base = shm_file_new(path, a->size, gid, tmp, sizeof(tmp), err,
-			       errlen);
+	a->base =
+	        shm_file_new(path, a->size, gid, tmp, sizeof(tmp), err, errlen);
 	if (!a->base)
 		return -1;
 	memcpy(a->base, &probe, sizeof(probe));

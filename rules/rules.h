@@ -21,24 +21,24 @@ const char *rules_action_name(enum rule_action a);
  * needs one (dst, sni) makes evaluation stop and ask for it. */
 struct rules_request {
 	const struct sockaddr *src;
-	const char *host;		/* lower-case, no brackets */
+	const char *host; /* lower-case, no brackets */
 	uint16_t port;
-	const char *method;		/* as sent */
-	int https;			/* a CONNECT tunnel */
-	const char *url;		/* absolute URL, or host:port for CONNECT */
+	const char *method; /* as sent */
+	int https;          /* a CONNECT tunnel */
+	const char *url;    /* absolute URL, or host:port for CONNECT */
 	size_t url_len;
 	/* request header values: the i-th value of name (case-insensitive),
 	 * or NULL; len set */
 	const char *(*header)(void *arg, const char *name, unsigned i,
-			      size_t *len);
+	                      size_t *len);
 	void *header_arg;
-	const struct sockaddr *dst;	/* after DNS, or NULL */
-	int dst_none;			/* the name did not resolve: dst
-					 * conditions cannot hold */
-	const char *sni;		/* after the ClientHello, or NULL */
-	const char *user;		/* authenticated proxy user, or NULL */
-	int sni_known;			/* 1 once the ClientHello was read */
-	const struct tm *now;		/* in the rules' time zone */
+	const struct sockaddr *dst; /* after DNS, or NULL */
+	int dst_none;               /* the name did not resolve: dst
+	                             * conditions cannot hold */
+	const char *sni;            /* after the ClientHello, or NULL */
+	const char *user;           /* authenticated proxy user, or NULL */
+	int sni_known;              /* 1 once the ClientHello was read */
+	const struct tm *now;       /* in the rules' time zone */
 };
 
 /* Per-worker scratch for evaluation (regex match data). */
@@ -48,15 +48,15 @@ void rules_scratch_free(struct rules_scratch *sc);
 
 enum rules_verdict {
 	RULES_DECIDED = 0,
-	RULES_NEED_DST,		/* call again once req->dst is known */
-	RULES_NEED_SNI,		/* call again once req->sni_known */
+	RULES_NEED_DST, /* call again once req->dst is known */
+	RULES_NEED_SNI, /* call again once req->sni_known */
 };
 
 /* Where evaluation stands: start zeroed; rules_eval resumes from it. */
 struct rules_state {
-	unsigned next;			/* index of the next rule to try */
-	const struct rule *monitored;	/* first monitor-mode match */
-	const struct rule *rule;	/* deciding rule; NULL = default */
+	unsigned next;                /* index of the next rule to try */
+	const struct rule *monitored; /* first monitor-mode match */
+	const struct rule *rule;      /* deciding rule; NULL = default */
 	enum rule_action action;
 };
 
@@ -64,8 +64,8 @@ struct rules_state {
  * and st->action say what to do.  hits (may be NULL) gets +1 for every
  * rule that matched, monitor-mode ones included (index rule id - 1). */
 enum rules_verdict rules_eval(const struct rules *r, struct rules_scratch *sc,
-			      const struct rules_request *req,
-			      struct rules_state *st, uint64_t *hits);
+                              const struct rules_request *req,
+                              struct rules_state *st, uint64_t *hits);
 
 /* Content rules (req_body, resp_body: deny only) before rule index upto
  * (the deciding rule; r->n for the default).  resp picks the phase.
@@ -73,19 +73,19 @@ enum rules_verdict rules_eval(const struct rules *r, struct rules_scratch *sc,
  * match: the first that applies and whose pattern matches the whole
  * body, or NULL; monitor-mode ones are counted and passed over. */
 int rules_body_pending(const struct rules *r, struct rules_scratch *sc,
-		       const struct rules_request *req, unsigned upto,
-		       int resp, const char *ctype, int check_type);
+                       const struct rules_request *req, unsigned upto, int resp,
+                       const char *ctype, int check_type);
 const struct rule *rules_body_match(const struct rules *r,
-				    struct rules_scratch *sc,
-				    const struct rules_request *req,
-				    unsigned upto, int resp, const char *ctype,
-				    const char *body, size_t len,
-				    uint64_t *hits);
+                                    struct rules_scratch *sc,
+                                    const struct rules_request *req,
+                                    unsigned upto, int resp, const char *ctype,
+                                    const char *body, size_t len,
+                                    uint64_t *hits);
 
 /* Why rule i did or did not match req, for `proxyctl explain`: "" when it
  * matched, else the first condition that failed ("host", "url", ...). */
 const char *rules_explain_rule(const struct rules *r, struct rules_scratch *sc,
-			       const struct rules_request *req, unsigned i);
+                               const struct rules_request *req, unsigned i);
 
 /* rules/publish.c: the rules area next to the shm segment (shm-t.h). */
 struct rules_area {
@@ -95,8 +95,8 @@ struct rules_area {
 /* Writes r into shm_path + ".rules" with n_rows rows of hit counters
  * (one per worker).  0, or -1 with err. */
 int rules_publish(struct rules_area *a, const char *shm_path,
-		  const struct rules *r, unsigned n_rows, unsigned generation,
-		  gid_t gid, char *err, size_t errlen);
+                  const struct rules *r, unsigned n_rows, unsigned generation,
+                  gid_t gid, char *err, size_t errlen);
 /* Row's hit counters (n rules), or NULL. */
 uint64_t *rules_area_hits(const struct rules_area *a, unsigned row);
 void rules_area_unmap(struct rules_area *a);

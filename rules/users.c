@@ -22,8 +22,7 @@ struct rules_users {
 };
 
 static int
-add_user(struct rules_users *us, const char *name, size_t len,
-	 const char *hash)
+add_user(struct rules_users *us, const char *name, size_t len, const char *hash)
 {
 	struct rules_user *grown = realloc(us->u, (us->n + 1) * sizeof(*grown));
 
@@ -80,7 +79,8 @@ rules_users_load(const char *path, char *err, size_t errlen)
 	int lineno = 0;
 
 	if (!us || !f) {
-		snprintf(err, errlen, "%s: %s", path, strerror(f ? ENOMEM : errno));
+		snprintf(err, errlen, "%s: %s", path,
+		         strerror(f ? ENOMEM : errno));
 		goto fail;
 	}
 	while (fgets(line, sizeof(line), f)) {
@@ -128,8 +128,8 @@ rules_users_find(const struct rules_users *us, const char *name, size_t len)
 
 /* The stored name when the password is right, else NULL. */
 const char *
-rules_users_check(const struct rules_users *us, const char *name,
-		  size_t len, const char *password)
+rules_users_check(const struct rules_users *us, const char *name, size_t len,
+                  const char *password)
 {
 	struct crypt_data cd;
 	const char *out;
@@ -142,7 +142,7 @@ rules_users_check(const struct rules_users *us, const char *name,
 		memset(&cd, 0, sizeof(cd));
 		out = crypt_r(password, us->u[i].hash, &cd);
 		return out && strcmp(out, us->u[i].hash) == 0 ? us->u[i].name
-							     : NULL;
+		                                              : NULL;
 	}
 	return NULL;
 }

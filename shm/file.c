@@ -13,8 +13,8 @@
 #include <unistd.h>
 
 void *
-shm_file_new(const char *path, size_t size, gid_t gid, char *tmp,
-	     size_t tmplen, char *err, size_t errlen)
+shm_file_new(const char *path, size_t size, gid_t gid, char *tmp, size_t tmplen,
+             char *err, size_t errlen)
 {
 	void *base = MAP_FAILED;
 	int fd;
@@ -25,7 +25,7 @@ shm_file_new(const char *path, size_t size, gid_t gid, char *tmp,
 	if (fd >= 0 && (gid == (gid_t)-1 || fchown(fd, (uid_t)-1, gid) == 0) &&
 	    ftruncate(fd, (off_t)size) == 0)
 		base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
-			    0);
+		            0);
 	if (base == MAP_FAILED) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		unlink(tmp);
@@ -37,7 +37,7 @@ shm_file_new(const char *path, size_t size, gid_t gid, char *tmp,
 
 int
 shm_file_commit(void *base, size_t size, const char *tmp, const char *path,
-		char *err, size_t errlen)
+                char *err, size_t errlen)
 {
 	if (rename(tmp, path) == 0)
 		return 0;

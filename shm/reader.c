@@ -37,8 +37,8 @@ check_layout(const struct shm_header *h, size_t size)
 	    h->slot_size % SHM_LINE != 0)
 		return -1;
 	if (!within(h->desc_off,
-		    (uint64_t)h->n_counters * sizeof(struct shm_counter_desc),
-		    size) ||
+	            (uint64_t)h->n_counters * sizeof(struct shm_counter_desc),
+	            size) ||
 	    !within(h->retired_off, block, size) ||
 	    !within(h->master_off, block, size) ||
 	    !within(h->slots_off, (uint64_t)h->n_slots * h->slot_size, size))
@@ -63,7 +63,7 @@ check_descs(const struct shm_view *v)
 
 int
 shm_view_init(struct shm_view *v, const void *base, size_t size, char *err,
-	      size_t errlen)
+              size_t errlen)
 {
 	const struct shm_header *h = base;
 
@@ -76,11 +76,12 @@ shm_view_init(struct shm_view *v, const void *base, size_t size, char *err,
 	}
 	if (h->abi_major != SHM_ABI_MAJOR) {
 		snprintf(err, errlen,
-			 "segment ABI version %u.%u; this proxyctl reads %u.x",
-			 h->abi_major, h->abi_minor, SHM_ABI_MAJOR);
+		         "segment ABI version %u.%u; this proxyctl reads %u.x",
+		         h->abi_major, h->abi_minor, SHM_ABI_MAJOR);
 		return -1;
 	}
-	if (h->size != size || check_layout(h, size) < 0 || check_descs(v) < 0) {
+	if (h->size != size || check_layout(h, size) < 0 ||
+	    check_descs(v) < 0) {
 		snprintf(err, errlen, "segment truncated or corrupted");
 		return -1;
 	}
@@ -92,12 +93,12 @@ open_error(const char *path, char *err, size_t errlen)
 {
 	if (errno == ENOENT)
 		snprintf(err, errlen, "%s: no such file (is proxyd running?)",
-			 path);
+		         path);
 	else if (errno == EACCES)
 		snprintf(err, errlen,
-			 "%s: permission denied (run as root or as a member "
-			 "of the file's group)",
-			 path);
+		         "%s: permission denied (run as root or as a member "
+		         "of the file's group)",
+		         path);
 	else
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 }
@@ -120,7 +121,7 @@ shm_attach(struct shm_view *v, const char *path, char *err, size_t errlen)
 	    (size_t)st.st_size < sizeof(struct shm_header)) {
 		close(fd);
 		snprintf(err, errlen, "%s: not a proxyd shared-memory segment",
-			 path);
+		         path);
 		return -1;
 	}
 	p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
@@ -192,7 +193,7 @@ const struct shm_counter_desc *
 shm_view_desc(const struct shm_view *v, unsigned i)
 {
 	return (const struct shm_counter_desc *)((const char *)v->base +
-						 v->h->desc_off) +
+	                                         v->h->desc_off) +
 	       i;
 }
 
@@ -206,9 +207,9 @@ static const struct shm_slot *
 slot_at(const struct shm_view *v, unsigned i)
 {
 	return (const struct shm_slot *)(const void *)((const char *)v->base +
-						       v->h->slots_off +
-						       (uint64_t)i *
-							       v->h->slot_size);
+	                                               v->h->slots_off +
+	                                               (uint64_t)i *
+	                                                       v->h->slot_size);
 }
 
 static void
@@ -294,7 +295,7 @@ shm_snapshot_take(const struct shm_view *v, struct shm_snapshot *s)
 		if (s1 == s2) {
 			clock_gettime(CLOCK_REALTIME, &ts);
 			s->taken_at = (uint64_t)ts.tv_sec * 1000 +
-				      (uint64_t)ts.tv_nsec / 1000000;
+			              (uint64_t)ts.tv_nsec / 1000000;
 			return 0;
 		}
 	}

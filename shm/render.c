@@ -8,9 +8,9 @@
 #include <string.h>
 
 static const char *const slot_state_names[] = {
-	[SHM_SLOT_FREE] = "free",
-	[SHM_SLOT_RUNNING] = "running",
-	[SHM_SLOT_DRAINING] = "draining",
+        [SHM_SLOT_FREE] = "free",
+        [SHM_SLOT_RUNNING] = "running",
+        [SHM_SLOT_DRAINING] = "draining",
 };
 
 const char *
@@ -74,16 +74,16 @@ json_counters(const struct shm_view *v, const uint64_t *c, FILE *out)
 
 void
 shm_render_json(const struct shm_view *v, const struct shm_snapshot *s,
-		FILE *out)
+                FILE *out)
 {
 	unsigned i;
 
 	fprintf(out,
-		"{\"generation\":%u,\"master\":{\"pid\":%lld,\"start_time\":"
-		"%llu,\"uptime_seconds\":%.0f,\"counters\":",
-		s->generation, (long long)s->master_pid,
-		(unsigned long long)s->start_time,
-		seconds_since(s->taken_at, s->start_time));
+	        "{\"generation\":%u,\"master\":{\"pid\":%lld,\"start_time\":"
+	        "%llu,\"uptime_seconds\":%.0f,\"counters\":",
+	        s->generation, (long long)s->master_pid,
+	        (unsigned long long)s->start_time,
+	        seconds_since(s->taken_at, s->start_time));
 	json_counters(v, s->master, out);
 	fputs("},\"totals\":", out);
 	json_counters(v, s->totals, out);
@@ -92,12 +92,12 @@ shm_render_json(const struct shm_view *v, const struct shm_snapshot *s,
 		const struct shm_worker_snap *w = &s->workers[i];
 
 		fprintf(out,
-			"%s{\"slot\":%u,\"pid\":%d,\"state\":\"%s\","
-			"\"generation\":%u,\"uptime_seconds\":%.0f,"
-			"\"counters\":",
-			i ? "," : "", w->slot, (int)w->head.pid,
-			shm_slot_state_name(w->head.state), w->head.generation,
-			seconds_since(s->taken_at, w->head.start_time));
+		        "%s{\"slot\":%u,\"pid\":%d,\"state\":\"%s\","
+		        "\"generation\":%u,\"uptime_seconds\":%.0f,"
+		        "\"counters\":",
+		        i ? "," : "", w->slot, (int)w->head.pid,
+		        shm_slot_state_name(w->head.state), w->head.generation,
+		        seconds_since(s->taken_at, w->head.start_time));
 		json_counters(v, w->counters, out);
 		fputc('}', out);
 	}
@@ -119,14 +119,14 @@ prom_help(FILE *out, const char *family, const struct shm_counter_desc *d)
 			fputc(*h, out);
 	}
 	fprintf(out, "\n# TYPE %s %s\n", family,
-		d->kind == SHM_KIND_GAUGE ? "gauge" : "counter");
+	        d->kind == SHM_KIND_GAUGE ? "gauge" : "counter");
 }
 
 /* Totals are one family per counter; the per-worker series are a second
  * family (proxyd_worker_*) so that sum() over either never counts twice. */
 void
 shm_render_prometheus(const struct shm_view *v, const struct shm_snapshot *s,
-		      FILE *out)
+                      FILE *out)
 {
 	const struct shm_counter_desc *d;
 	char family[SHM_NAME_MAX + 32];
@@ -138,23 +138,24 @@ shm_render_prometheus(const struct shm_view *v, const struct shm_snapshot *s,
 		if (!metric_name_ok(d->name))
 			continue;
 		suffix = d->kind == SHM_KIND_GAUGE ? "" : "_total";
-		snprintf(family, sizeof(family), "proxyd_%s%s", d->name, suffix);
+		snprintf(family, sizeof(family), "proxyd_%s%s", d->name,
+		         suffix);
 		prom_help(out, family, d);
 		fprintf(out, "%s %llu\n", family,
-			(unsigned long long)s->totals[k]);
+		        (unsigned long long)s->totals[k]);
 		snprintf(family, sizeof(family), "proxyd_worker_%s%s", d->name,
-			 suffix);
+		         suffix);
 		prom_help(out, family, d);
 		for (i = 0; i < s->n_workers; i++)
 			fprintf(out, "%s{worker=\"%u\"} %llu\n", family,
-				s->workers[i].slot,
-				(unsigned long long)s->workers[i].counters[k]);
+			        s->workers[i].slot,
+			        (unsigned long long)s->workers[i].counters[k]);
 	}
 }
 
 static void
-rate(FILE *out, const struct shm_counter_desc *d, uint64_t now,
-     uint64_t before, double dt)
+rate(FILE *out, const struct shm_counter_desc *d, uint64_t now, uint64_t before,
+     double dt)
 {
 	if (d->kind == SHM_KIND_GAUGE || dt <= 0 || now < before)
 		fprintf(out, " %12s\n", "-");
@@ -164,21 +165,21 @@ rate(FILE *out, const struct shm_counter_desc *d, uint64_t now,
 
 void
 shm_render_table(const struct shm_view *v, const struct shm_snapshot *s,
-		 const struct shm_snapshot *prev, FILE *out)
+                 const struct shm_snapshot *prev, FILE *out)
 {
 	double up = seconds_since(s->taken_at, s->start_time), dt;
 	unsigned k;
 
 	dt = prev ? seconds_since(s->taken_at, prev->taken_at) : up;
 	fprintf(out, "proxyd pid %lld, up %.0fs, generation %u, %u workers\n",
-		(long long)s->master_pid, up, s->generation, s->n_workers);
+	        (long long)s->master_pid, up, s->generation, s->n_workers);
 	fprintf(out, "%-28s %14s %12s\n", "counter", "value",
-		prev ? "per second" : "avg/s");
+	        prev ? "per second" : "avg/s");
 	for (k = 0; k < s->n_counters; k++) {
 		const struct shm_counter_desc *d = shm_view_desc(v, k);
 
 		fprintf(out, "%-28.28s %14llu", d->name,
-			(unsigned long long)s->totals[k]);
+		        (unsigned long long)s->totals[k]);
 		rate(out, d, s->totals[k], prev ? prev->totals[k] : 0, dt);
 	}
 }
@@ -186,7 +187,7 @@ shm_render_table(const struct shm_view *v, const struct shm_snapshot *s,
 /* Index of a counter by name, or -1 (the table is the segment's own). */
 static int
 counter_index(const struct shm_snapshot *s, const struct shm_view *v,
-	      const char *name)
+              const char *name)
 {
 	unsigned k;
 
@@ -198,24 +199,25 @@ counter_index(const struct shm_snapshot *s, const struct shm_view *v,
 
 void
 shm_render_workers(const struct shm_view *v, const struct shm_snapshot *s,
-		   FILE *out)
+                   FILE *out)
 {
 	int active = counter_index(s, v, "conn_active");
 	int requests = counter_index(s, v, "requests");
 	unsigned i;
 
 	fprintf(out, "%-5s %-8s %-9s %4s %10s %8s %12s\n", "slot", "pid",
-		"state", "gen", "uptime", "active", "requests");
+	        "state", "gen", "uptime", "active", "requests");
 	for (i = 0; i < s->n_workers; i++) {
 		const struct shm_worker_snap *w = &s->workers[i];
 
 		fprintf(out, "%-5u %-8d %-9s %4u %9.0fs %8llu %12llu\n",
-			w->slot, (int)w->head.pid,
-			shm_slot_state_name(w->head.state), w->head.generation,
-			seconds_since(s->taken_at, w->head.start_time),
-			active < 0 ? 0ULL
-				   : (unsigned long long)w->counters[active],
-			requests < 0 ? 0ULL
-				     : (unsigned long long)w->counters[requests]);
+		        w->slot, (int)w->head.pid,
+		        shm_slot_state_name(w->head.state), w->head.generation,
+		        seconds_since(s->taken_at, w->head.start_time),
+		        active < 0 ? 0ULL
+		                   : (unsigned long long)w->counters[active],
+		        requests < 0
+		                ? 0ULL
+		                : (unsigned long long)w->counters[requests]);
 	}
 }

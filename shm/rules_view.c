@@ -19,10 +19,10 @@ layout_ok(const struct shm_rules_header *h, size_t size)
 	uint64_t hits = (uint64_t)h->n_rows * h->n_rules * sizeof(uint64_t);
 
 	return h->size == size && h->n_rules <= SHM_RULES_MAX &&
-	       h->n_rows <= SHM_RULES_MAX_ROWS &&
-	       h->rules_off >= sizeof(*h) && h->rules_off <= size &&
-	       rules <= size - h->rules_off &&
-	       h->strings_off <= size && h->strings_size <= size - h->strings_off &&
+	       h->n_rows <= SHM_RULES_MAX_ROWS && h->rules_off >= sizeof(*h) &&
+	       h->rules_off <= size && rules <= size - h->rules_off &&
+	       h->strings_off <= size &&
+	       h->strings_size <= size - h->strings_off &&
 	       h->hits_off % 8 == 0 && h->hits_off <= size &&
 	       hits <= size - h->hits_off &&
 	       memchr(h->path, 0, sizeof(h->path)) != NULL;
@@ -53,7 +53,7 @@ map(struct shm_rules_view *v, int fd, const char *path, char *err,
 
 int
 shm_rules_attach(struct shm_rules_view *v, const char *shm_path, char *err,
-		 size_t errlen)
+                 size_t errlen)
 {
 	char path[4200];
 	int fd, rc;
@@ -73,7 +73,7 @@ shm_rules_attach(struct shm_rules_view *v, const char *shm_path, char *err,
 	if (v->h->magic != SHM_RULES_MAGIC ||
 	    v->h->abi_major != SHM_ABI_MAJOR || !layout_ok(v->h, v->size)) {
 		snprintf(err, errlen, "%s: not a proxyd rules area of ABI %u",
-			 path, SHM_ABI_MAJOR);
+		         path, SHM_ABI_MAJOR);
 		shm_rules_detach(v);
 		return -1;
 	}
@@ -92,7 +92,7 @@ const struct shm_rule *
 shm_rules_rule(const struct shm_rules_view *v, unsigned i)
 {
 	return (const struct shm_rule *)(const void *)((const char *)v->base +
-						       v->h->rules_off) +
+	                                               v->h->rules_off) +
 	       i;
 }
 
@@ -110,13 +110,14 @@ shm_rules_str(const struct shm_rules_view *v, uint64_t off)
 uint64_t
 shm_rules_hit_total(const struct shm_rules_view *v, unsigned i)
 {
-	const uint64_t *hits = (const uint64_t *)(const void *)(
-		(const char *)v->base + v->h->hits_off);
+	const uint64_t *hits =
+	        (const uint64_t *)(const void *)((const char *)v->base +
+	                                         v->h->hits_off);
 	uint64_t sum = 0;
 	unsigned r;
 
 	for (r = 0; r < v->h->n_rows; r++)
 		sum += __atomic_load_n(&hits[(size_t)r * v->h->n_rules + i],
-				       __ATOMIC_RELAXED);
+		                       __ATOMIC_RELAXED);
 	return sum;
 }

@@ -18,11 +18,11 @@ struct shm_rules_view {
 
 /* Maps and validates shm_path + ".rules".  0; 1 when there is none (no
  * rules loaded); -1 with err. */
-int shm_rules_attach(struct shm_rules_view *v, const char *shm_path,
-		     char *err, size_t errlen);
+int shm_rules_attach(struct shm_rules_view *v, const char *shm_path, char *err,
+                     size_t errlen);
 void shm_rules_detach(struct shm_rules_view *v);
 const struct shm_rule *shm_rules_rule(const struct shm_rules_view *v,
-				      unsigned i);
+                                      unsigned i);
 /* A string of the area; "" when the offset is out of bounds. */
 const char *shm_rules_str(const struct shm_rules_view *v, uint64_t off);
 /* Hits of rule i summed over the rows. */

@@ -17,7 +17,7 @@ static const struct {
 	const char *help;
 	uint32_t kind;
 } counter_table[] = {
-#define COUNTER(n, k, h) { #n, h, SHM_KIND_##k },
+#define COUNTER(n, k, h) {#n, h, SHM_KIND_##k},
 #define SHM_KIND_counter SHM_KIND_COUNTER
 #define SHM_KIND_gauge SHM_KIND_GAUGE
 #include "common/tbl/counters.h"
@@ -26,8 +26,8 @@ static const struct {
 #define N_COUNTERS (sizeof(counter_table) / sizeof(counter_table[0]))
 
 /* Names and help texts must fit their fixed-size records whole. */
-#define COUNTER(n, k, h)                                                       \
-	static_assert(sizeof(#n) <= SHM_NAME_MAX, "counter name too long");   \
+#define COUNTER(n, k, h)                                                    \
+	static_assert(sizeof(#n) <= SHM_NAME_MAX, "counter name too long"); \
 	static_assert(sizeof(h) <= SHM_HELP_MAX, "counter help too long");
 #include "common/tbl/counters.h"
 static_assert(N_COUNTERS <= SHM_MAX_COUNTERS, "too many counters");
@@ -59,8 +59,8 @@ layout(struct shm_header *h, unsigned n_slots)
 	h->n_slots = n_slots;
 	h->slot_size = (uint32_t)(sizeof(struct shm_slot) + block);
 	h->desc_off = align_line(sizeof(*h));
-	h->retired_off =
-		align_line(h->desc_off + N_COUNTERS * sizeof(struct shm_counter_desc));
+	h->retired_off = align_line(
+	        h->desc_off + N_COUNTERS * sizeof(struct shm_counter_desc));
 	h->master_off = h->retired_off + block;
 	h->slots_off = h->master_off + block;
 	h->size = h->slots_off + (uint64_t)n_slots * h->slot_size;
@@ -77,9 +77,9 @@ fill(void *base, unsigned n_slots)
 	d = (struct shm_counter_desc *)((char *)base + h->desc_off);
 	for (i = 0; i < N_COUNTERS; i++) {
 		snprintf(d[i].name, sizeof(d[i].name), "%s",
-			 counter_table[i].name);
+		         counter_table[i].name);
 		snprintf(d[i].help, sizeof(d[i].help), "%s",
-			 counter_table[i].help);
+		         counter_table[i].help);
 		d[i].kind = counter_table[i].kind;
 	}
 	h->master_pid = getpid();
@@ -96,16 +96,16 @@ publish(struct shm_header *h)
 
 int
 shm_create(struct shm_segment *seg, const char *path, unsigned n_slots,
-	   gid_t gid, char *err, size_t errlen)
+           gid_t gid, char *err, size_t errlen)
 {
-	struct shm_header probe = { 0 };
+	struct shm_header probe = {0};
 	char tmp[sizeof(seg->path) + 32];
 
 	layout(&probe, n_slots);
 	snprintf(seg->path, sizeof(seg->path), "%s", path);
 	seg->size = probe.size;
 	seg->base = shm_file_new(path, seg->size, gid, tmp, sizeof(tmp), err,
-				 errlen);
+	                         errlen);
 	if (!seg->base)
 		return -1;
 	fill(seg->base, n_slots);
@@ -122,7 +122,7 @@ shm_destroy(struct shm_segment *seg)
 	if (!seg->base)
 		return;
 	__atomic_store_n(&shm_header(seg)->state, SHM_STATE_STOPPED,
-			 __ATOMIC_RELEASE);
+	                 __ATOMIC_RELEASE);
 	unlink(seg->path);
 	munmap(seg->base, seg->size);
 	seg->base = NULL;
@@ -140,7 +140,7 @@ shm_slot(const struct shm_segment *seg, unsigned i)
 	const struct shm_header *h = seg->base;
 
 	return (struct shm_slot *)((char *)seg->base + h->slots_off +
-				   (uint64_t)i * h->slot_size);
+	                           (uint64_t)i * h->slot_size);
 }
 
 uint64_t *
@@ -170,7 +170,7 @@ write_end(struct shm_header *h)
 
 void
 shm_slot_start(const struct shm_segment *seg, unsigned i, pid_t pid,
-	       unsigned generation)
+               unsigned generation)
 {
 	struct shm_header *h = shm_header(seg);
 	struct shm_slot *s = shm_slot(seg, i);
@@ -186,7 +186,7 @@ shm_slot_start(const struct shm_segment *seg, unsigned i, pid_t pid,
 
 void
 shm_slot_set_state(const struct shm_segment *seg, unsigned i,
-		   enum shm_slot_state state)
+                   enum shm_slot_state state)
 {
 	struct shm_header *h = shm_header(seg);
 
@@ -200,7 +200,7 @@ shm_slot_retire(const struct shm_segment *seg, unsigned i)
 {
 	struct shm_header *h = shm_header(seg);
 	const struct shm_counter_desc *d =
-		(const void *)((char *)seg->base + h->desc_off);
+	        (const void *)((char *)seg->base + h->desc_off);
 	uint64_t *retired = (uint64_t *)((char *)seg->base + h->retired_off);
 	uint64_t *c = shm_slot_counters(seg, i), v;
 	unsigned k;

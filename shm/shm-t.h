@@ -17,10 +17,10 @@
 #include <assert.h>
 #include <stdint.h>
 
-#define SHM_MAGIC 0x48534d4459585250ULL	/* "PRXYDMSH" little-endian */
+#define SHM_MAGIC 0x48534d4459585250ULL /* "PRXYDMSH" little-endian */
 #define SHM_ABI_MAJOR 1
 #define SHM_ABI_MINOR 0
-#define SHM_LINE 64			/* cache line: one writer per line */
+#define SHM_LINE 64 /* cache line: one writer per line */
 #define SHM_NAME_MAX 48
 #define SHM_HELP_MAX 112
 #define SHM_MAX_COUNTERS 1024
@@ -33,8 +33,8 @@ enum shm_state {
 };
 
 enum shm_kind {
-	SHM_KIND_COUNTER = 0,	/* only goes up */
-	SHM_KIND_GAUGE = 1,	/* a level; not folded when a worker exits */
+	SHM_KIND_COUNTER = 0, /* only goes up */
+	SHM_KIND_GAUGE = 1,   /* a level; not folded when a worker exits */
 };
 
 enum shm_slot_state {
@@ -48,21 +48,21 @@ struct shm_header {
 	uint64_t magic;
 	uint32_t abi_major;
 	uint32_t abi_minor;
-	uint64_t size;		/* bytes in the file */
+	uint64_t size; /* bytes in the file */
 	int64_t master_pid;
-	uint64_t start_time;	/* master start, unix ms */
-	uint32_t state;		/* enum shm_state */
-	uint32_t seq;		/* seqlock: odd while the master writes */
-	uint32_t generation;	/* configuration generation */
+	uint64_t start_time; /* master start, unix ms */
+	uint32_t state;      /* enum shm_state */
+	uint32_t seq;        /* seqlock: odd while the master writes */
+	uint32_t generation; /* configuration generation */
 	uint32_t n_counters;
 	uint32_t n_slots;
-	uint32_t slot_size;	/* bytes per slot, multiple of SHM_LINE */
+	uint32_t slot_size; /* bytes per slot, multiple of SHM_LINE */
 	uint64_t desc_off;
-	uint64_t retired_off;	/* counters of workers that exited */
-	uint64_t master_off;	/* counters the master keeps */
+	uint64_t retired_off; /* counters of workers that exited */
+	uint64_t master_off;  /* counters the master keeps */
 	uint64_t slots_off;
-	uint64_t rules_off;	/* reserved, 0: the rules are published in
-				 * a file of their own (the rules area) */
+	uint64_t rules_off; /* reserved, 0: the rules are published in
+	                     * a file of their own (the rules area) */
 	uint64_t rules_size;
 	uint64_t reserved[4];
 };
@@ -70,9 +70,9 @@ static_assert(sizeof(struct shm_header) == 144, "ABI: shm_header");
 
 /* ABI: bump the major version. */
 struct shm_counter_desc {
-	char name[SHM_NAME_MAX];	/* NUL-terminated */
-	char help[SHM_HELP_MAX];	/* NUL-terminated */
-	uint32_t kind;			/* enum shm_kind */
+	char name[SHM_NAME_MAX]; /* NUL-terminated */
+	char help[SHM_HELP_MAX]; /* NUL-terminated */
+	uint32_t kind;           /* enum shm_kind */
 	uint32_t reserved;
 };
 static_assert(sizeof(struct shm_counter_desc) == 168, "ABI: counter desc");
@@ -80,12 +80,12 @@ static_assert(sizeof(struct shm_counter_desc) == 168, "ABI: counter desc");
 /* The head of a worker slot; its counters follow at the next line.
  * ABI: bump the major version. */
 struct shm_slot {
-	uint32_t state;		/* enum shm_slot_state, written by master */
+	uint32_t state; /* enum shm_slot_state, written by master */
 	int32_t pid;
 	uint32_t generation;
 	uint32_t reserved;
-	uint64_t start_time;	/* unix ms */
-	uint64_t heartbeat;	/* unix ms, written by the worker */
+	uint64_t start_time; /* unix ms */
+	uint64_t heartbeat;  /* unix ms, written by the worker */
 	uint64_t reserved2[4];
 };
 static_assert(sizeof(struct shm_slot) == SHM_LINE, "ABI: shm_slot");
@@ -98,7 +98,7 @@ static_assert(sizeof(struct shm_slot) == SHM_LINE, "ABI: shm_slot");
  *
  *   header | rule records | strings | hits[n_rows][n_rules]
  */
-#define SHM_RULES_MAGIC 0x53454c5552445250ULL	/* "PRDRULES" */
+#define SHM_RULES_MAGIC 0x53454c5552445250ULL /* "PRDRULES" */
 #define SHM_RULES_SUFFIX ".rules"
 #define SHM_RULES_MAX 100000
 #define SHM_RULES_MAX_ROWS 256
@@ -112,15 +112,15 @@ struct shm_rules_header {
 	int64_t master_pid;
 	uint32_t generation;
 	uint32_t n_rules;
-	uint32_t n_rows;	/* hit rows: one per worker of the generation */
+	uint32_t n_rows; /* hit rows: one per worker of the generation */
 	uint32_t default_action; /* enum rule_action */
 	uint64_t rules_off;
 	uint64_t strings_off;
 	uint64_t strings_size;
 	uint64_t hits_off;
-	uint64_t file_size;	/* of the rules file when loaded */
-	int64_t file_mtime;	/* its st_mtime, to tell a changed file */
-	char path[256];		/* the rules file, NUL-terminated */
+	uint64_t file_size; /* of the rules file when loaded */
+	int64_t file_mtime; /* its st_mtime, to tell a changed file */
+	char path[256];     /* the rules file, NUL-terminated */
 	uint64_t reserved[4];
 };
 static_assert(sizeof(struct shm_rules_header) == 384, "ABI: rules header");
@@ -130,12 +130,12 @@ static_assert(sizeof(struct shm_rules_header) == 384, "ABI: rules header");
 struct shm_rule {
 	uint32_t id;
 	uint32_t line;
-	uint32_t action;	/* enum rule_action */
+	uint32_t action; /* enum rule_action */
 	uint32_t monitor;
 	uint32_t status;
 	uint32_t reserved;
 	uint64_t name;
-	uint64_t text;		/* the conditions as written */
+	uint64_t text; /* the conditions as written */
 };
 static_assert(sizeof(struct shm_rule) == 40, "ABI: shm_rule");
 

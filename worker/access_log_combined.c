@@ -124,7 +124,7 @@ access_log_combined(char *out, size_t cap, const struct access_log_entry *e)
 	access_log_putu(&o, e->bytes_in);
 	access_log_puts(&o, " ms=");
 	access_log_putu(&o, e->duration_ms);
-	if (e->rule) {	/* names are [A-Za-z0-9_.-]: no quoting needed */
+	if (e->rule) { /* names are [A-Za-z0-9_.-]: no quoting needed */
 		access_log_puts(&o, " rule=");
 		access_log_puts(&o, e->rule);
 		access_log_puts(&o, " action=");

@@ -43,7 +43,7 @@ now_tm(void)
 	time_t t = time(NULL);
 
 	if (t != at) {
-		localtime_r(&t, &tm);	/* TZ is the rules' time zone */
+		localtime_r(&t, &tm); /* TZ is the rules' time zone */
 		at = t;
 	}
 	return &tm;
@@ -52,7 +52,7 @@ now_tm(void)
 /* The request as the rules see it. */
 void
 access_rules_describe(struct session *s, struct rules_request *rq, char *method,
-	 size_t cap)
+                      size_t cap)
 {
 	const char *b = session_head(s);
 	const struct http_span *m = &s->req.method_name;
@@ -93,8 +93,8 @@ note(struct session *s, const struct rules_state *st)
 	}
 	if (st->monitored && st->rule)
 		log_info("rule %s (monitor) matched %s:%u; %s decided",
-			 st->monitored->name, s->host, (unsigned)s->port,
-			 st->rule->name);
+		         st->monitored->name, s->host, (unsigned)s->port,
+		         st->rule->name);
 }
 
 /* Carries out a decision: 0 to go on, -1 when the answer was sent. */
@@ -117,8 +117,8 @@ apply(struct session *s, const struct rules_state *st)
 }
 
 static enum rules_verdict
-eval_hits(struct session *s, struct rules_state *st,
-	  const struct sockaddr *dst, uint64_t *hits)
+eval_hits(struct session *s, struct rules_state *st, const struct sockaddr *dst,
+          uint64_t *hits)
 {
 	struct rules_request rq;
 	char method[32];
@@ -145,7 +145,7 @@ access_rules_request(struct session *s)
 	memset(&s->rstate, 0, sizeof(s->rstate));
 	proxy_auth_identify(s);
 	s->rverdict = eval(s, &s->rstate, NULL);
-	s->rpre = s->rstate;	/* where each address's judgement starts */
+	s->rpre = s->rstate; /* where each address's judgement starts */
 	s->dst_pending = s->rverdict == RULES_NEED_DST;
 	return s->rverdict == RULES_DECIDED ? apply(s, &s->rstate) : 0;
 }
@@ -164,9 +164,10 @@ access_rules_address(struct session *s, const struct sockaddr *dst)
 	v = eval_hits(s, &st, dst, NULL);
 	if (v == RULES_DECIDED && st.action != RULE_allow) {
 		s->rdenied = s->rpre;
-		s->rdenied_addr = *(const struct sockaddr_storage *)(const void *)dst;
+		s->rdenied_addr =
+		        *(const struct sockaddr_storage *)(const void *)dst;
 		s->has_denial = 1;
-		return 1;	/* try the next address */
+		return 1; /* try the next address */
 	}
 	s->rstate = s->rpre;
 	s->rverdict = eval(s, &s->rstate, dst);
@@ -179,8 +180,7 @@ access_rules_refuse(struct session *s)
 {
 	if (!s->has_denial)
 		return 0;
-	(void)eval(s, &s->rdenied,
-		   (const struct sockaddr *)&s->rdenied_addr);
+	(void)eval(s, &s->rdenied, (const struct sockaddr *)&s->rdenied_addr);
 	(void)apply(s, &s->rdenied);
 	return 1;
 }
@@ -228,7 +228,7 @@ static const struct sockaddr *
 connected_to(struct session *s)
 {
 	return s->up_addr.ss_family ? (const struct sockaddr *)&s->up_addr
-				    : NULL;
+	                            : NULL;
 }
 
 /* A decision reached inside a tunnel: 1 when it refuses (after the 200
@@ -283,7 +283,7 @@ access_rules_sni(struct session *s)
 	}
 	if (s->rverdict == RULES_NEED_SNI) {
 		s->rverdict = eval(s, &s->rstate, connected_to(s));
-		if (s->rverdict == RULES_NEED_DST) {	/* judged per address */
+		if (s->rverdict == RULES_NEED_DST) { /* judged per address */
 			s->rpre = s->rstate;
 			s->dst_pending = 1;
 		}

@@ -22,8 +22,8 @@ admin_init(const void *shm_base, size_t shm_size)
 {
 	char err[256];
 
-	view_ok = shm_base &&
-		  shm_view_init(&view, shm_base, shm_size, err, sizeof(err)) == 0;
+	view_ok = shm_base && shm_view_init(&view, shm_base, shm_size, err,
+	                                    sizeof(err)) == 0;
 	if (shm_base && !view_ok)
 		log_error("admin endpoint: %s", err);
 }
@@ -56,10 +56,10 @@ answer(const char *type, const char *body, size_t len, int head_only)
 {
 	char head[256];
 	int n = snprintf(head, sizeof(head),
-			 "HTTP/1.1 200 OK\r\nContent-Type: %s\r\n"
-			 "Content-Length: %zu\r\nCache-Control: no-store\r\n"
-			 "Connection: close\r\n\r\n",
-			 type, len);
+	                 "HTTP/1.1 200 OK\r\nContent-Type: %s\r\n"
+	                 "Content-Length: %zu\r\nCache-Control: no-store\r\n"
+	                 "Connection: close\r\n\r\n",
+	                 type, len);
 	size_t total = (size_t)n + (head_only ? 0 : len);
 	struct buf *b = malloc(sizeof(*b) + total);
 
@@ -89,7 +89,7 @@ admin_request(struct session *s)
 {
 	int json = path_is(s, "/stats.json"), head_only;
 	const char *type = json ? "application/json"
-				: "text/plain; version=0.0.4; charset=utf-8";
+	                        : "text/plain; version=0.0.4; charset=utf-8";
 	struct buf *b;
 	char *body;
 	size_t len;

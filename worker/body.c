@@ -11,12 +11,12 @@
 #include <stdio.h>
 #include <string.h>
 
-#define CHUNK_OVERHEAD 20	/* "%zx\r\n" + "\r\n" for any size */
+#define CHUNK_OVERHEAD 20 /* "%zx\r\n" + "\r\n" for any size */
 #define LAST_CHUNK "0\r\n\r\n"
 
 void
 body_init(struct body *b, enum body_kind in, enum body_kind out,
-	  uint64_t length)
+          uint64_t length)
 {
 	memset(b, 0, sizeof(*b));
 	b->in = in;
@@ -100,13 +100,13 @@ move_chunked(struct body *b, struct buf *in, struct buf *out)
 		if (lim > buf_len(in))
 			lim = buf_len(in);
 		rc = http_chunked_step(&b->chunked, buf_head(in), lim,
-				       &consumed, &off, &len);
+		                       &consumed, &off, &len);
 		if (rc == HTTP_ERROR)
 			return -1;
 		if (rc == HTTP_OK)
 			emit(b, out, buf_head(in) + off, len);
 		if (rc == HTTP_DONE && !finish(b, out))
-			return moved;	/* retry once out has room */
+			return moved; /* retry once out has room */
 		buf_consume(in, consumed);
 		moved |= consumed > 0;
 		if (rc == HTTP_DONE)
@@ -133,7 +133,7 @@ body_move(struct body *b, struct buf *in, int in_eof, struct buf *out)
  * Otherwise it is decoded and re-framed into dst's out buffer. */
 int
 body_forward(struct body *b, struct buf *in, int in_eof, struct side *dst,
-	     int upstream)
+             int upstream)
 {
 	size_t before;
 	int p;
@@ -143,8 +143,8 @@ body_forward(struct body *b, struct buf *in, int in_eof, struct side *dst,
 		return body_move(b, in, in_eof, side_out(dst));
 	before = in ? buf_len(in) : 0;
 	p = side_write_max(dst, in,
-			   b->in == BODY_LENGTH ? b->remaining : SIZE_MAX,
-			   upstream);
+	                   b->in == BODY_LENGTH ? b->remaining : SIZE_MAX,
+	                   upstream);
 	b->bytes += before - (in ? buf_len(in) : 0);
 	if (b->in == BODY_LENGTH) {
 		b->remaining -= before - (in ? buf_len(in) : 0);

@@ -18,7 +18,7 @@
 #include "worker/stats.h"
 #include "worker/worker.h"
 
-#define PREFIX_ROOM 32	/* before the body: room for a chunk header */
+#define PREFIX_ROOM 32 /* before the body: room for a chunk header */
 
 /* The index of the deciding rule: content rules before it may refuse. */
 static unsigned
@@ -40,7 +40,7 @@ media_type(const struct http_msg *m, const char *b, char *out, size_t cap)
 	return out;
 }
 
-#define SCAN_FIRST 65536	/* grown by doubling up to the limit */
+#define SCAN_FIRST 65536 /* grown by doubling up to the limit */
 
 /* A buffer for the body, with room for chunk framing around it (8 bytes
  * kept past cap for a "\r\n"); buf_put() frees it, its size not being
@@ -52,8 +52,8 @@ scan_buf(void)
 	 * room to read its end (a chunked body's last chunk), and a body
 	 * that fills it is over the limit */
 	size_t want = worker.rules->body_scan_limit + 1 < SCAN_FIRST
-			      ? worker.rules->body_scan_limit + 1
-			      : SCAN_FIRST;
+	                      ? worker.rules->body_scan_limit + 1
+	                      : SCAN_FIRST;
 	struct buf *b = malloc(sizeof(*b) + PREFIX_ROOM + want + 8);
 
 	if (b) {
@@ -73,8 +73,7 @@ grow(struct buf **bp)
 	size_t cap = (*bp)->cap * 2 > limit ? limit : (*bp)->cap * 2;
 	struct buf *b;
 
-	if ((*bp)->cap >= limit ||
-	    !(b = realloc(*bp, sizeof(*b) + cap + 8)))
+	if ((*bp)->cap >= limit || !(b = realloc(*bp, sizeof(*b) + cap + 8)))
 		return -1;
 	b->cap = cap;
 	*bp = b;
@@ -106,9 +105,8 @@ match(struct session *s, int resp, const char *ctype, const struct buf *b)
 	access_rules_describe(s, &rq, method, sizeof(method));
 	rq.dst = (const struct sockaddr *)&s->up_addr;
 	return rules_body_match(worker.rules, worker.rules_scratch, &rq,
-				upto(s), resp, ctype,
-				b->data + b->start, buf_len(b),
-				worker.rule_hits);
+	                        upto(s), resp, ctype, b->data + b->start,
+	                        buf_len(b), worker.rule_hits);
 }
 
 static int
@@ -123,7 +121,7 @@ applies(struct session *s, int resp, const char *ctype, int check_type)
 	access_rules_describe(s, &rq, method, sizeof(method));
 	rq.dst = (const struct sockaddr *)&s->up_addr;
 	return rules_body_pending(worker.rules, worker.rules_scratch, &rq,
-				  upto(s), resp, ctype, check_type);
+	                          upto(s), resp, ctype, check_type);
 }
 
 /* More than body_scan_limit bytes (the buffer holds one byte more), or
@@ -180,7 +178,7 @@ content_scan_request_begin(struct session *s)
 	const char *ctype;
 
 	if (s->reqb.done)
-		return 0;	/* no body */
+		return 0; /* no body */
 	ctype = media_type(&s->req, buf_head(s->cli.in), ct, sizeof(ct));
 	if (!applies(s, 0, ctype, 1))
 		return 0;
@@ -196,7 +194,7 @@ content_scan_request_begin(struct session *s)
 		buf_append(s->cli.out, "HTTP/1.1 100 Continue\r\n\r\n", 25);
 	s->expect_answered = (s->req.flags & HTTP_F_EXPECT_100) != 0;
 	s->scanb = s->reqb;
-	s->scanb.out = BODY_LENGTH;	/* decoded, unframed */
+	s->scanb.out = BODY_LENGTH; /* decoded, unframed */
 	s->scan_resp = 0;
 	s->state = SESSION_SCAN;
 	session_set_timer(s, &worker.q_client_idle);
@@ -212,11 +210,11 @@ request_go_on(struct session *s, int whole)
 
 	if (whole) {
 		s->req.content_length = buf_len(s->scan);
-		s->req.flags = (s->req.flags & ~(unsigned)HTTP_F_CHUNKED) |
-			       HTTP_F_CL;
+		s->req.flags =
+		        (s->req.flags & ~(unsigned)HTTP_F_CHUNKED) | HTTP_F_CL;
 		body_init(&s->reqb, BODY_LENGTH, BODY_LENGTH, 0);
 	} else {
-		s->reqb = s->scanb;	/* the decoder goes on from here */
+		s->reqb = s->scanb; /* the decoder goes on from here */
 		s->reqb.out = out;
 		frame_prefix(s->scan, out);
 	}
@@ -232,7 +230,7 @@ content_scan_request_step(struct session *s)
 {
 	const struct rule *rl;
 	char ct[256];
-	int p = side_write(&s->cli, s->cli.out, 0), r;	/* the 100 */
+	int p = side_write(&s->cli, s->cli.out, 0), r; /* the 100 */
 
 	p |= side_read(&s->cli, 0);
 	if (buf_space(s->scan) == 0)
@@ -247,13 +245,13 @@ content_scan_request_step(struct session *s)
 		return 1;
 	if (!s->scanb.done && buf_space(s->scan) > 0) {
 		if (s->cli.eof && !(s->cli.in && buf_len(s->cli.in)))
-			session_close(s);	/* gave up mid-body */
+			session_close(s); /* gave up mid-body */
 		return p;
 	}
 	/* what was read is judged either way: a refused word in the part
 	 * read refuses the body even when the rest could not be read */
 	rl = match(s, 0, media_type(&s->req, session_head(s), ct, sizeof(ct)),
-		   s->scan);
+	           s->scan);
 	if (rl)
 		refuse(s, rl, NULL);
 	else if (over_limit(s) && worker.rules->body_overflow_deny)
@@ -289,12 +287,12 @@ content_scan_response_begin(struct session *s)
 	if (s->respb.done || !worker.rules || !s->head_copy)
 		return 0;
 	ctype = media_type(&s->resp, buf_head(s->up.in), s->scan_ctype,
-			   sizeof(s->scan_ctype));
+	                   sizeof(s->scan_ctype));
 	if (!applies(s, 1, ctype, 1))
 		return 0;
 	if (encoded(s)) {
 		if (!worker.rules->body_overflow_deny)
-			return 0;	/* passed unscanned, by policy */
+			return 0; /* passed unscanned, by policy */
 		refuse(s, NULL, "body_scan_encoded");
 		return 1;
 	}
@@ -307,7 +305,7 @@ content_scan_response_begin(struct session *s)
 		s->scan_ctype[0] = '\0';
 	buf_consume(s->up.in, s->resp.head_len);
 	s->scanb = s->respb;
-	s->scanb.out = BODY_LENGTH;	/* decoded, unframed */
+	s->scanb.out = BODY_LENGTH; /* decoded, unframed */
 	s->scan_resp = 1;
 	s->resp_head_done = 1;
 	return 1;
@@ -322,18 +320,18 @@ response_go_on(struct session *s, int whole)
 
 	if (whole) {
 		snprintf(framing, sizeof(framing), "Content-Length: %zu\r\n",
-			 buf_len(s->scan));
+		         buf_len(s->scan));
 		body_init(&s->respb, BODY_LENGTH, BODY_LENGTH, 0);
 	} else {
 		s->respb = s->scanb;
 		s->respb.out = out;
 		if (out == BODY_CHUNKED)
 			snprintf(framing, sizeof(framing),
-				 "Transfer-Encoding: chunked\r\n");
+			         "Transfer-Encoding: chunked\r\n");
 		else if (out == BODY_LENGTH)
 			snprintf(framing, sizeof(framing),
-				 "Content-Length: %llu\r\n",
-				 (unsigned long long)s->resp.content_length);
+			         "Content-Length: %llu\r\n",
+			         (unsigned long long)s->resp.content_length);
 		frame_prefix(s->scan, out);
 	}
 	if (proxy_response_head_finish(s, s->held, framing) < 0 ||
@@ -366,9 +364,9 @@ content_scan_response_step(struct session *s)
 	r = body_move(&s->scanb, s->up.in, eof, s->scan);
 	if (!s->scanb.done && buf_space(s->scan) == 0 && grow(&s->scan) == 0)
 		return 1;
-	if (r < 0 || (!s->scanb.done && buf_space(s->scan) > 0 &&
-		      s->up.eof && !(s->up.in && buf_len(s->up.in)))) {
-		session_close(s);	/* cut short: no answer is right */
+	if (r < 0 || (!s->scanb.done && buf_space(s->scan) > 0 && s->up.eof &&
+	              !(s->up.in && buf_len(s->up.in)))) {
+		session_close(s); /* cut short: no answer is right */
 		return 0;
 	}
 	if (!s->scanb.done && buf_space(s->scan) > 0)

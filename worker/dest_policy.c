@@ -13,11 +13,11 @@
 static int
 v4_allowed(uint32_t a)
 {
-	if ((a >> 16) == 0xa9fe)	/* 169.254.0.0/16, metadata included */
+	if ((a >> 16) == 0xa9fe) /* 169.254.0.0/16, metadata included */
 		return 0;
-	if ((a >> 24) == 0)		/* 0.0.0.0/8 */
+	if ((a >> 24) == 0) /* 0.0.0.0/8 */
 		return 0;
-	if (a == 0x646464c8U)	/* 100.100.100.200 (Alibaba Cloud) */
+	if (a == 0x646464c8U) /* 100.100.100.200 (Alibaba Cloud) */
 		return 0;
 	return 1;
 }
@@ -26,8 +26,9 @@ static int
 v6_allowed(const struct in6_addr *a)
 {
 	/* fd00:ec2::254, AWS's IPv6 instance metadata service */
-	static const uint8_t ec2[16] = { 0xfd, 0x00, 0x0e, 0xc2, 0, 0, 0, 0,
-					 0,    0,    0,    0,    0, 0, 0x02, 0x54 };
+	static const uint8_t ec2[16] = {0xfd, 0x00, 0x0e, 0xc2, 0, 0,
+	                                0,    0,    0,    0,    0, 0,
+	                                0,    0,    0x02, 0x54};
 	uint32_t v4;
 
 	if (IN6_IS_ADDR_V4MAPPED(a)) {
@@ -47,8 +48,8 @@ loopback(const struct sockaddr *sa)
 
 	if (sa->sa_family == AF_INET)
 		return (ntohl(((const struct sockaddr_in *)(const void *)sa)
-				      ->sin_addr.s_addr) >>
-			24) == 127;
+		                      ->sin_addr.s_addr) >>
+		        24) == 127;
 	a6 = &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
 	if (IN6_IS_ADDR_V4MAPPED(a6)) {
 		memcpy(&v4, &a6->s6_addr[12], 4);
@@ -64,11 +65,13 @@ dest_policy_allowed(const struct config_listen *l, const struct sockaddr *sa)
 	    loopback(sa) && !l->allow_loopback)
 		return 0;
 	if (sa->sa_family == AF_INET)
-		return v4_allowed(ntohl(((const struct sockaddr_in *)(const void *)sa)
-						->sin_addr.s_addr));
+		return v4_allowed(
+		        ntohl(((const struct sockaddr_in *)(const void *)sa)
+		                      ->sin_addr.s_addr));
 	if (sa->sa_family == AF_INET6)
 		return v6_allowed(
-			&((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr);
+		        &((const struct sockaddr_in6 *)(const void *)sa)
+		                 ->sin6_addr);
 	return 0;
 }
 

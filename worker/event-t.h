@@ -15,7 +15,7 @@ typedef void event_timer_fn(struct event_timer *t);
 /* A descriptor in the epoll set (edge-triggered unless added otherwise). */
 struct event_io {
 	int fd;
-	uint32_t events;	/* as registered */
+	uint32_t events; /* as registered */
 	event_io_fn *cb;
 	void *data;
 };
@@ -27,15 +27,15 @@ struct event_io {
 struct event_timer {
 	struct event_timer *prev;
 	struct event_timer *next;
-	struct event_timer_queue *queue;	/* NULL when not armed */
-	uint64_t expires;			/* ms, monotonic */
+	struct event_timer_queue *queue; /* NULL when not armed */
+	uint64_t expires;                /* ms, monotonic */
 	event_timer_fn *cb;
 	void *data;
 };
 
 struct event_timer_queue {
-	struct event_timer head;	/* sentinel of a circular list */
-	uint64_t duration;		/* ms; 0 for the misc queue */
+	struct event_timer head; /* sentinel of a circular list */
+	uint64_t duration;       /* ms; 0 for the misc queue */
 	struct event_timer_queue *next_queue;
 };
 

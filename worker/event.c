@@ -40,7 +40,7 @@ event_fini(void)
 int
 event_add(struct event_io *io, uint32_t events)
 {
-	struct epoll_event ev = { .events = events, .data.ptr = io };
+	struct epoll_event ev = {.events = events, .data.ptr = io};
 
 	io->events = events;
 	return epoll_ctl(epfd, EPOLL_CTL_ADD, io->fd, &ev);
@@ -49,7 +49,7 @@ event_add(struct event_io *io, uint32_t events)
 int
 event_mod(struct event_io *io, uint32_t events)
 {
-	struct epoll_event ev = { .events = events, .data.ptr = io };
+	struct epoll_event ev = {.events = events, .data.ptr = io};
 
 	if (io->events == events)
 		return 0;

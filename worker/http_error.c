@@ -17,8 +17,8 @@ static const char *
 explanation(unsigned status)
 {
 	switch (status) {
-#define HTTP_ERROR(code, counter, text)                                        \
-	case code:                                                             \
+#define HTTP_ERROR(code, counter, text) \
+	case code:                      \
 		return text;
 #include "common/tbl/http_errors.h"
 	}
@@ -29,9 +29,9 @@ static void
 count_error(unsigned status)
 {
 	switch (status) {
-#define HTTP_ERROR(code, counter, text)                                        \
-	case code:                                                             \
-		STATS_INC(counter);                                            \
+#define HTTP_ERROR(code, counter, text) \
+	case code:                      \
+		STATS_INC(counter);     \
 		break;
 #include "common/tbl/http_errors.h"
 	}
@@ -92,11 +92,21 @@ html_escape(char *out, size_t cap, const char *in, size_t len)
 
 	for (i = 0; i < len && o + 7 < cap; i++) {
 		switch (in[i]) {
-		case '<': rep = "&lt;"; break;
-		case '>': rep = "&gt;"; break;
-		case '&': rep = "&amp;"; break;
-		case '"': rep = "&quot;"; break;
-		case '\'': rep = "&#39;"; break;
+		case '<':
+			rep = "&lt;";
+			break;
+		case '>':
+			rep = "&gt;";
+			break;
+		case '&':
+			rep = "&amp;";
+			break;
+		case '"':
+			rep = "&quot;";
+			break;
+		case '\'':
+			rep = "&#39;";
+			break;
 		default:
 			c[0] = (unsigned char)in[i] < 0x20 ? '?' : in[i];
 			rep = c;
@@ -115,11 +125,11 @@ struct block_vars {
 };
 
 static int block_page_render(struct buf *out, const char *tpl,
-			     const struct block_vars *v);
+                             const struct block_vars *v);
 static void answered(struct session *s, unsigned status);
 static void send_answer(struct session *s, struct buf *out, unsigned status,
-			int error, const char *fmt, ...)
-	__attribute__((format(printf, 5, 6)));
+                        int error, const char *fmt, ...)
+        __attribute__((format(printf, 5, 6)));
 
 void
 http_error_send(struct session *s, unsigned status, const char *why)
@@ -161,7 +171,7 @@ answered(struct session *s, unsigned status)
 /* Queues a whole answer built by fmt, logs it and ends the connection. */
 static void
 send_answer(struct session *s, struct buf *out, unsigned status, int error,
-	    const char *fmt, ...)
+            const char *fmt, ...)
 {
 	char html[3072];
 	va_list ap;
@@ -189,31 +199,31 @@ http_block_send(struct session *s, const struct rule *rl)
 		session_close(s);
 		return;
 	}
-	const char *name = rl ? rl->name
-			      : s->rule_name ? s->rule_name : "default";
+	const char *name = rl             ? rl->name
+	                   : s->rule_name ? s->rule_name
+	                                  : "default";
 	unsigned status = rl ? rl->status : 403;
 
-	html_escape(url, sizeof(url), b + s->req.target.off,
-		    s->req.target.len);
+	html_escape(url, sizeof(url), b + s->req.target.off, s->req.target.len);
 	html_escape(msg, sizeof(msg), rl && rl->message ? rl->message : "",
-		    rl && rl->message ? strlen(rl->message) : 0);
+	            rl && rl->message ? strlen(rl->message) : 0);
 	sock_ip_str((const struct sockaddr *)&s->peer, peer, sizeof(peer));
 	if (worker.rules && worker.rules->block_page) {
-		struct block_vars v = { name, url, peer, msg, status };
+		struct block_vars v = {name, url, peer, msg, status};
 
 		buf_consume(out, buf_len(out));
 		if (block_page_render(out, worker.rules->block_page, &v) == 0) {
 			answered(s, status);
 			return;
 		}
-		buf_consume(out, buf_len(out));	/* too big: the built-in */
+		buf_consume(out, buf_len(out)); /* too big: the built-in */
 	}
 	send_answer(s, out, status, 0,
-		    "<p>Access to <code>%s</code> is not allowed by the "
-		    "proxy's policy (rule <b>%s</b>).</p>%s%s%s"
-		    "<p>Your address: %s</p>",
-		    url, name, msg[0] ? "<p>" : "", msg, msg[0] ? "</p>" : "",
-		    peer);
+	            "<p>Access to <code>%s</code> is not allowed by the "
+	            "proxy's policy (rule <b>%s</b>).</p>%s%s%s"
+	            "<p>Your address: %s</p>",
+	            url, name, msg[0] ? "<p>" : "", msg, msg[0] ? "</p>" : "",
+	            peer);
 }
 
 /* The admin's block page: {rule} {url} {client} {message} {status} are
@@ -227,12 +237,12 @@ block_page_render(struct buf *out, const char *tpl, const struct block_vars *v)
 
 	snprintf(num, sizeof(num), "%u", v->status);
 	while (*p && n < sizeof(body) - 1) {
-		val = !strncmp(p, "{rule}", 6)	    ? v->rule
-		      : !strncmp(p, "{url}", 5)	    ? v->url
+		val = !strncmp(p, "{rule}", 6)      ? v->rule
+		      : !strncmp(p, "{url}", 5)     ? v->url
 		      : !strncmp(p, "{client}", 8)  ? v->client
 		      : !strncmp(p, "{message}", 9) ? v->message
 		      : !strncmp(p, "{status}", 8)  ? num
-						    : NULL;
+		                                    : NULL;
 		if (!val) {
 			body[n++] = *p++;
 			continue;
@@ -247,12 +257,12 @@ block_page_render(struct buf *out, const char *tpl, const struct block_vars *v)
 	if (*p)
 		return -1;
 	return http_head_printf(out,
-				"HTTP/1.1 %u %s\r\nContent-Type: text/html; "
-				"charset=utf-8\r\nContent-Length: %zu\r\n"
-				"Cache-Control: no-store\r\nConnection: close"
-				"\r\n\r\n%.*s",
-				v->status, http_status_reason(v->status), n,
-				(int)n, body);
+	                        "HTTP/1.1 %u %s\r\nContent-Type: text/html; "
+	                        "charset=utf-8\r\nContent-Length: %zu\r\n"
+	                        "Cache-Control: no-store\r\nConnection: close"
+	                        "\r\n\r\n%.*s",
+	                        v->status, http_status_reason(v->status), n,
+	                        (int)n, body);
 }
 
 /* An answer that is a head only (redirect, authentication request). */
@@ -280,18 +290,19 @@ void
 http_redirect_send(struct session *s, const char *location)
 {
 	head_only(s, 302,
-		  "HTTP/1.1 302 Found\r\nLocation: %s\r\n"
-		  "Content-Length: 0\r\nConnection: close\r\n\r\n",
-		  location);
+	          "HTTP/1.1 302 Found\r\nLocation: %s\r\n"
+	          "Content-Length: 0\r\nConnection: close\r\n\r\n",
+	          location);
 }
 
 /* 407: who are you?  The client retries with Proxy-Authorization. */
 void
 http_auth_send(struct session *s, const char *realm)
 {
-	head_only(s, 407,
-		  "HTTP/1.1 407 Proxy Authentication Required\r\n"
-		  "Proxy-Authenticate: Basic realm=\"%s\", charset=\"UTF-8\"\r\n"
-		  "Content-Length: 0\r\nConnection: close\r\n\r\n",
-		  realm);
+	head_only(
+	        s, 407,
+	        "HTTP/1.1 407 Proxy Authentication Required\r\n"
+	        "Proxy-Authenticate: Basic realm=\"%s\", charset=\"UTF-8\"\r\n"
+	        "Content-Length: 0\r\nConnection: close\r\n\r\n",
+	        realm);
 }

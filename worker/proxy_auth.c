@@ -22,8 +22,8 @@
 #define CRED_MAX 512
 
 struct cached {
-	char cred[CRED_MAX];	/* the base64 text as sent */
-	char user[64];		/* "" when the credentials were wrong */
+	char cred[CRED_MAX]; /* the base64 text as sent */
+	char user[64];       /* "" when the credentials were wrong */
 	uint64_t expires;
 };
 
@@ -52,7 +52,7 @@ verify(const char *cred, size_t len, char *user, size_t cap)
 	n = EVP_DecodeBlock(plain, (const unsigned char *)cred, (int)len);
 	if (n <= 0)
 		return;
-	while (len > 0 && cred[len - 1] == '=' && n > 0) {	/* padding */
+	while (len > 0 && cred[len - 1] == '=' && n > 0) { /* padding */
 		n--;
 		len--;
 	}
@@ -61,8 +61,8 @@ verify(const char *cred, size_t len, char *user, size_t cap)
 	if (!colon || strlen((const char *)plain) != (size_t)n)
 		return;
 	name = rules_users_check(worker.rules->users, (const char *)plain,
-				 (size_t)(colon - (const char *)plain),
-				 colon + 1);
+	                         (size_t)(colon - (const char *)plain),
+	                         colon + 1);
 	if (name)
 		snprintf(user, cap, "%s", name);
 }
@@ -95,8 +95,8 @@ proxy_auth_identify(struct session *s)
 		memcpy(c->cred, v, len);
 		c->cred[len] = '\0';
 		verify(v, len, c->user, sizeof(c->user));
-		c->expires = event_now() + (c->user[0] ? CACHE_OK_MS
-						       : CACHE_BAD_MS);
+		c->expires =
+		        event_now() + (c->user[0] ? CACHE_OK_MS : CACHE_BAD_MS);
 	}
 	snprintf(s->user, sizeof(s->user), "%s", c->user);
 }

@@ -70,8 +70,8 @@ absolute_target(struct session *s, const char *b)
 	 * reach, and a pooled connection must not carry one's permission
 	 * over to another. */
 	snprintf(s->pool_key, sizeof(s->pool_key), "%u|%s:%u",
-		 (unsigned)(s->listen - worker.cfg->listens), s->host,
-		 (unsigned)s->port);
+	         (unsigned)(s->listen - worker.cfg->listens), s->host,
+	         (unsigned)s->port);
 	return 0;
 }
 
@@ -82,7 +82,7 @@ choose_framing(struct session *s)
 		body_init(&s->reqb, BODY_CHUNKED, BODY_CHUNKED, 0);
 	else if (s->req.flags & HTTP_F_CL)
 		body_init(&s->reqb, BODY_LENGTH, BODY_LENGTH,
-			  s->req.content_length);
+		          s->req.content_length);
 	else
 		body_init(&s->reqb, BODY_NONE, BODY_NONE, 0);
 }
@@ -93,7 +93,7 @@ choose_framing(struct session *s)
 static int
 names_us(const char *v, size_t len)
 {
-	const char *name = worker.via + 4;	/* past "1.1 " */
+	const char *name = worker.via + 4; /* past "1.1 " */
 	size_t n = strlen(name), i = 0;
 	const char *hit;
 
@@ -158,10 +158,10 @@ start_line(struct session *s, struct buf *out, const char *b)
 
 	if (s->port != 80)
 		snprintf(port, sizeof(port), ":%u", (unsigned)s->port);
-	return http_head_printf(out, "%.*s %s%.*s HTTP/1.1\r\nHost: %s%s%s%s\r\n",
-				(int)m->len, b + m->off, slash, (int)p->len,
-				b + p->off, v6 ? "[" : "", s->host,
-				v6 ? "]" : "", port);
+	return http_head_printf(
+	        out, "%.*s %s%.*s HTTP/1.1\r\nHost: %s%s%s%s\r\n", (int)m->len,
+	        b + m->off, slash, (int)p->len, b + p->off, v6 ? "[" : "",
+	        s->host, v6 ? "]" : "", port);
 }
 
 static int
@@ -171,14 +171,15 @@ framing_fields(struct session *s, struct buf *out, const char *b)
 	unsigned from = 0;
 
 	if (s->reqb.in == BODY_LENGTH)
-		return http_head_printf(out, "Content-Length: %llu\r\n",
-					(unsigned long long)s->req.content_length);
+		return http_head_printf(
+		        out, "Content-Length: %llu\r\n",
+		        (unsigned long long)s->req.content_length);
 	if (s->reqb.in != BODY_CHUNKED)
 		return 0;
 	/* Keep the codings the client applied; we re-chunk the body. */
 	while ((f = http_msg_field(&s->req, b, "transfer-encoding", &from)))
 		if (http_head_printf(out, "Transfer-Encoding: %.*s\r\n",
-				     (int)f->value.len, b + f->value.off) < 0)
+		                     (int)f->value.len, b + f->value.off) < 0)
 			return -1;
 	return 0;
 }
@@ -193,10 +194,10 @@ forwarded_for(struct session *s, struct buf *out, const char *b)
 	if (!s->listen->x_forwarded_for) {
 		/* Not ours to add, and not ours to remove either. */
 		while ((f = http_msg_field(&s->req, b, "x-forwarded-for",
-					   &from)))
+		                           &from)))
 			if (http_head_printf(out, "X-Forwarded-For: %.*s\r\n",
-					     (int)f->value.len,
-					     b + f->value.off) < 0)
+			                     (int)f->value.len,
+			                     b + f->value.off) < 0)
 				return -1;
 		return 0;
 	}
@@ -205,24 +206,27 @@ forwarded_for(struct session *s, struct buf *out, const char *b)
 		return -1;
 	while ((f = http_msg_field(&s->req, b, "x-forwarded-for", &from)))
 		if (http_head_printf(out, "%.*s, ", (int)f->value.len,
-				     b + f->value.off) < 0)
+		                     b + f->value.off) < 0)
 			return -1;
 	return http_head_printf(out, "%s\r\n", ip);
 }
 
 static const char *const request_skip[] = {
-	"host", "content-length", "x-forwarded-for", NULL,
+        "host",
+        "content-length",
+        "x-forwarded-for",
+        NULL,
 };
 static const char *const request_skip_identity[] = {
-	"host", "content-length", "x-forwarded-for", "accept-encoding", NULL,
+        "host", "content-length", "x-forwarded-for", "accept-encoding", NULL,
 };
 /* the body was read (and the 100 sent) by the proxy itself */
 static const char *const request_skip_expect[] = {
-	"host", "content-length", "x-forwarded-for", "expect", NULL,
+        "host", "content-length", "x-forwarded-for", "expect", NULL,
 };
 static const char *const request_skip_expect_identity[] = {
-	"host", "content-length", "x-forwarded-for", "expect",
-	"accept-encoding", NULL,
+        "host",   "content-length",  "x-forwarded-for",
+        "expect", "accept-encoding", NULL,
 };
 
 /* Writes the upstream request head and consumes the client's.  0, or -1
@@ -232,7 +236,7 @@ skip_list(const struct session *s, int identity)
 {
 	if (s->expect_answered)
 		return identity ? request_skip_expect_identity
-				: request_skip_expect;
+		                : request_skip_expect;
 	return identity ? request_skip_identity : request_skip;
 }
 
@@ -262,7 +266,7 @@ proxy_send_request_head(struct session *s)
 		http_error_send(s, 503, "out of memory");
 		return -1;
 	}
-	if (s->retry_head) {	/* the retry: the client's head is gone */
+	if (s->retry_head) { /* the retry: the client's head is gone */
 		buf_append(out, s->retry_head, s->retry_len);
 		free(s->retry_head);
 		s->retry_head = NULL;
@@ -272,11 +276,11 @@ proxy_send_request_head(struct session *s)
 	/* a response content rule may apply: ask for an uncompressed body */
 	identity = content_scan_wants_identity(s);
 	if (start_line(s, out, b) < 0 ||
-	    http_head_copy_fields(out, &s->req, b, skip_list(s, identity)) < 0 ||
+	    http_head_copy_fields(out, &s->req, b, skip_list(s, identity)) <
+	            0 ||
 	    (identity &&
 	     http_head_printf(out, "Accept-Encoding: identity\r\n") < 0) ||
-	    framing_fields(s, out, b) < 0 ||
-	    forwarded_for(s, out, b) < 0 ||
+	    framing_fields(s, out, b) < 0 || forwarded_for(s, out, b) < 0 ||
 	    http_head_printf(out, "Via: %s\r\n\r\n", worker.via) < 0) {
 		http_error_send(s, 431, "request head too large to forward");
 		return -1;

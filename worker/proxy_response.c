@@ -24,8 +24,8 @@ static void
 abandon_request_body(struct session *s)
 {
 	s->reqb.done = 1;
-	s->req_abandoned = 1;	/* the rest of it must never parse as a
-				 * request: this connection ends here */
+	s->req_abandoned = 1; /* the rest of it must never parse as a
+	                       * request: this connection ends here */
 	s->keep_client = 0;
 	if (s->up.out)
 		buf_consume(s->up.out, buf_len(s->up.out));
@@ -36,7 +36,7 @@ request_half(struct session *s)
 {
 	int p = 0, r;
 
-	if (!s->reqb.done && !s->prefix) {	/* the read part goes first */
+	if (!s->reqb.done && !s->prefix) { /* the read part goes first */
 		p |= side_read(&s->cli, 0);
 		r = body_forward(&s->reqb, s->cli.in, s->cli.eof, &s->up, 1);
 		if (r < 0) {
@@ -45,7 +45,7 @@ request_half(struct session *s)
 		}
 		p |= r;
 		if (!s->reqb.done && s->cli.eof && !buffered(s->cli.in)) {
-			session_close(s);	/* client gave up mid-body */
+			session_close(s); /* client gave up mid-body */
 			return 0;
 		}
 	}
@@ -81,7 +81,7 @@ response_body_in(const struct session *s)
 
 /* Framing fields are written by us, from what the parser understood:
  * never copied, never removed by a Connection field's say-so. */
-static const char *const response_skip[] = { "content-length", NULL };
+static const char *const response_skip[] = {"content-length", NULL};
 
 /* Status line and end-to-end fields of the response, as the client gets
  * them.  Transfer-Encoding is written by the caller. */
@@ -91,11 +91,11 @@ response_head_common(struct session *s, struct buf *out, const char *b)
 	const struct http_span *r = &s->resp.reason;
 
 	return http_head_printf(out, "HTTP/1.1 %u %.*s\r\n", s->resp.status,
-				(int)r->len, b + r->off) < 0 ||
-			       http_head_copy_fields(out, &s->resp, b,
-						     response_skip) < 0
-		       ? -1
-		       : 0;
+	                        (int)r->len, b + r->off) < 0 ||
+	                       http_head_copy_fields(out, &s->resp, b,
+	                                             response_skip) < 0
+	               ? -1
+	               : 0;
 }
 
 static int
@@ -105,27 +105,29 @@ framing_field(struct session *s, struct buf *out, const char *b)
 	unsigned from = 0;
 	/* A bodiless answer (HEAD, 304) describes its fields as the full
 	 * response would: pass them on as they are. */
-	int keep_te = s->respb.in == BODY_NONE ||
-		      (s->respb.out == BODY_CHUNKED &&
-		       s->respb.in == BODY_CHUNKED) ||
-		      (s->respb.out == BODY_CLOSE && (s->resp.flags & HTTP_F_TE) &&
-		       !(s->resp.flags & HTTP_F_CHUNKED));
+	int keep_te =
+	        s->respb.in == BODY_NONE ||
+	        (s->respb.out == BODY_CHUNKED && s->respb.in == BODY_CHUNKED) ||
+	        (s->respb.out == BODY_CLOSE && (s->resp.flags & HTTP_F_TE) &&
+	         !(s->resp.flags & HTTP_F_CHUNKED));
 
 	if (keep_te) {
 		while ((f = http_msg_field(&s->resp, b, "transfer-encoding",
-					   &from)))
+		                           &from)))
 			if (http_head_printf(out, "Transfer-Encoding: %.*s\r\n",
-					     (int)f->value.len,
-					     b + f->value.off) < 0)
+			                     (int)f->value.len,
+			                     b + f->value.off) < 0)
 				return -1;
 	} else if (s->respb.out == BODY_CHUNKED &&
-		   http_head_printf(out, "Transfer-Encoding: chunked\r\n") < 0) {
+	           http_head_printf(out, "Transfer-Encoding: chunked\r\n") <
+	                   0) {
 		return -1;
 	}
 	/* length bodies, and HEAD and 304 answers (never with chunked) */
 	if ((s->resp.flags & HTTP_F_CL) && s->respb.out != BODY_CHUNKED)
-		return http_head_printf(out, "Content-Length: %llu\r\n",
-					(unsigned long long)s->resp.content_length);
+		return http_head_printf(
+		        out, "Content-Length: %llu\r\n",
+		        (unsigned long long)s->resp.content_length);
 	return 0;
 }
 
@@ -159,12 +161,12 @@ choose_response_framing(struct session *s)
 	enum body_kind in = response_body_in(s), out = in;
 
 	s->keep_client = s->req.version == 11 &&
-			 !(s->req.flags & HTTP_F_CLOSE) && !worker.draining &&
-			 s->reqb.done && !s->req_abandoned;
+	                 !(s->req.flags & HTTP_F_CLOSE) && !worker.draining &&
+	                 s->reqb.done && !s->req_abandoned;
 	if (in == BODY_CHUNKED || in == BODY_CLOSE)
 		out = s->req.version == 11 ? BODY_CHUNKED : BODY_CLOSE;
 	if (in == BODY_CLOSE && (s->resp.flags & HTTP_F_TE))
-		out = BODY_CLOSE;	/* codings we cannot re-chunk */
+		out = BODY_CLOSE; /* codings we cannot re-chunk */
 	if (out == BODY_CLOSE)
 		s->keep_client = 0;
 	body_init(&s->respb, in, out, s->resp.content_length);
@@ -194,12 +196,13 @@ final_response(struct session *s)
 	 * (gzip, ...) after de-chunking would reach it undeclared. */
 	if (s->req.version == 10 && s->respb.in != BODY_NONE &&
 	    (s->resp.flags & HTTP_F_TE) && !te_only_chunked(s, b)) {
-		http_error_send(s, 502, "transfer coding an HTTP/1.0 client "
-					"cannot receive");
+		http_error_send(s, 502,
+		                "transfer coding an HTTP/1.0 client "
+		                "cannot receive");
 		return 0;
 	}
 	if (content_scan_response_begin(s))
-		return 1;	/* the body is read for the rules first */
+		return 1; /* the body is read for the rules first */
 	if (!out || response_head_common(s, out, b) < 0 ||
 	    framing_field(s, out, b) < 0 ||
 	    proxy_response_head_finish(s, out, "") < 0) {
@@ -220,11 +223,10 @@ proxy_response_head_fields(struct session *s, struct buf *out)
 /* framing (a field line or ""), Via, Connection, and the end. */
 int
 proxy_response_head_finish(struct session *s, struct buf *out,
-			   const char *framing)
+                           const char *framing)
 {
-	return http_head_printf(out, "%sVia: %s\r\n%s\r\n", framing,
-				worker.via,
-				s->keep_client ? "" : "Connection: close\r\n");
+	return http_head_printf(out, "%sVia: %s\r\n%s\r\n", framing, worker.via,
+	                        s->keep_client ? "" : "Connection: close\r\n");
 }
 
 void
@@ -247,13 +249,13 @@ response_head(struct session *s)
 			http_error_send(s, 502, "upstream closed, no response");
 		return 0;
 	}
-	free(s->retry_head);	/* it answered: no retry needed */
+	free(s->retry_head); /* it answered: no retry needed */
 	s->retry_head = NULL;
 	rc = http_parse_response(&s->resp, buf_head(s->up.in),
-				 buf_len(s->up.in));
+	                         buf_len(s->up.in));
 	if (rc == HTTP_ERROR) {
 		log_info("%s:%u: bad response: %s", s->host, (unsigned)s->port,
-			 s->resp.error_reason ? s->resp.error_reason : "?");
+		         s->resp.error_reason ? s->resp.error_reason : "?");
 		http_error_send(s, 502, "malformed response from upstream");
 		return 0;
 	}
@@ -269,10 +271,11 @@ static void
 request_done(struct session *s)
 {
 	const struct http_msg *r = &s->resp;
-	int reusable = s->respb.in != BODY_CLOSE && !(r->flags & HTTP_F_CLOSE) &&
-		       (r->version == 11 || (r->flags & HTTP_F_KEEPALIVE)) &&
-		       s->req_sent && !s->up.eof && !s->up.failed &&
-		       !buffered(s->up.in);
+	int reusable = s->respb.in != BODY_CLOSE &&
+	               !(r->flags & HTTP_F_CLOSE) &&
+	               (r->version == 11 || (r->flags & HTTP_F_KEEPALIVE)) &&
+	               s->req_sent && !s->up.eof && !s->up.failed &&
+	               !buffered(s->up.in);
 
 	access_log_write(s);
 	upstream_release(s, reusable);
@@ -304,7 +307,7 @@ response_body(struct session *s)
 
 	if (r < 0 || (!s->respb.done && s->up.eof && !buffered(s->up.in))) {
 		log_info("%s:%u: response body cut short", s->host,
-			 (unsigned)s->port);
+		         (unsigned)s->port);
 		session_close(s);
 		return -1;
 	}
@@ -369,7 +372,7 @@ void
 proxy_arm_timer(struct session *s)
 {
 	session_set_timer(s, s->reqb.done ? &worker.q_upstream_response
-					  : &worker.q_client_idle);
+	                                  : &worker.q_client_idle);
 }
 
 /* Body bytes are waiting and the origin is not taking them. */

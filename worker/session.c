@@ -19,8 +19,8 @@
 
 #define SESSION_FROM_IO(io) ((struct session *)(io)->data)
 
-static struct session *live;	/* open sessions */
-static struct session *dead;	/* closed, freed after the event batch */
+static struct session *live; /* open sessions */
+static struct session *dead; /* closed, freed after the event batch */
 
 static void on_client_io(struct event_io *io, uint32_t ev);
 static void on_upstream_io(struct event_io *io, uint32_t ev);
@@ -59,7 +59,7 @@ list_del(struct session **head, struct session *s)
 
 struct session *
 session_accept(int fd, const struct sockaddr_storage *peer,
-	       const struct config_listen *l)
+               const struct config_listen *l)
 {
 	struct session *s = calloc(1, sizeof(*s));
 
@@ -140,7 +140,7 @@ session_close(struct session *s)
 	if (s->state == SESSION_CLOSED)
 		return;
 	if (s->log_req && !s->logged)
-		access_log_write(s);	/* aborted: still on the record */
+		access_log_write(s); /* aborted: still on the record */
 	if (s->dnsq)
 		dns_cancel(s->dnsq);
 	s->dnsq = NULL;
@@ -224,7 +224,7 @@ step_head(struct session *s)
 	if (s->state == SESSION_IDLE && begin_request(s) < 0)
 		return 0;
 	rc = http_parse_request(&s->req, buf_head(s->cli.in),
-				buf_len(s->cli.in));
+	                        buf_len(s->cli.in));
 	if (rc == HTTP_OK) {
 		proxy_request_ready(s);
 		return 1;
@@ -232,7 +232,7 @@ step_head(struct session *s)
 	if (rc == HTTP_ERROR)
 		http_error_send(s, s->req.error, s->req.error_reason);
 	else if (s->cli.eof)
-		session_close(s);	/* gave up mid-head */
+		session_close(s); /* gave up mid-head */
 	return rc == HTTP_ERROR ? 1 : progress;
 }
 
@@ -273,7 +273,7 @@ session_run(struct session *s)
 		before = s->state;
 		progress = step(s);
 	} while (s->state != SESSION_CLOSED &&
-		 (progress || s->state != before));
+	         (progress || s->state != before));
 	if (s->state != SESSION_CLOSED) {
 		side_release_empty(&s->cli);
 		side_release_empty(&s->up);
@@ -307,7 +307,7 @@ on_client_io(struct event_io *io, uint32_t ev)
 		return;
 	mark_ready(&s->cli, ev);
 	if (client_gone(s, ev)) {
-		s->status = 499;	/* nginx's "client closed request" */
+		s->status = 499; /* nginx's "client closed request" */
 		session_close(s);
 		return;
 	}

@@ -24,7 +24,7 @@ session_head(struct session *s)
 
 /* session.c: life cycle and the run loop */
 struct session *session_accept(int fd, const struct sockaddr_storage *peer,
-			       const struct config_listen *l);
+                               const struct config_listen *l);
 void session_run(struct session *s);
 /* Closes both sockets now; memory is freed by session_reap(). */
 void session_close(struct session *s);
@@ -40,8 +40,7 @@ void session_next_request(struct session *s);
 /* session_io.c: moving bytes between sockets and buffers */
 int side_read(struct side *sd, int upstream);
 int side_write(struct side *sd, struct buf *from, int upstream);
-int side_write_max(struct side *sd, struct buf *from, size_t max,
-		   int upstream);
+int side_write_max(struct side *sd, struct buf *from, size_t max, int upstream);
 /* Counters for bytes moved without side_read/side_write (splice). */
 void side_count_in(int upstream, size_t n);
 void side_count_out(int upstream, size_t n);
@@ -64,7 +63,7 @@ int access_rules_address(struct session *s, const struct sockaddr *dst);
 int access_rules_refuse(struct session *s);
 int access_rules_unresolved(struct session *s);
 void access_rules_describe(struct session *s, struct rules_request *rq,
-			   char *method, size_t cap);
+                           char *method, size_t cap);
 
 /* proxy_auth.c */
 void proxy_auth_identify(struct session *s);
@@ -80,7 +79,7 @@ int proxy_step(struct session *s);
 void proxy_arm_timer(struct session *s);
 int proxy_response_head_fields(struct session *s, struct buf *out);
 int proxy_response_head_finish(struct session *s, struct buf *out,
-			       const char *framing);
+                               const char *framing);
 void proxy_response_started(struct session *s);
 
 /* content_scan.c */
@@ -94,18 +93,18 @@ void proxy_timeout(struct session *s);
 
 /* http_head.c */
 int http_head_is_hop(const struct http_msg *m, const char *buf,
-		     const struct http_field *f);
+                     const struct http_field *f);
 int http_head_copy_fields(struct buf *out, const struct http_msg *m,
-			  const char *buf, const char *const *skip);
+                          const char *buf, const char *const *skip);
 int http_head_printf(struct buf *out, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+        __attribute__((format(printf, 2, 3)));
 
 /* body.c */
 void body_init(struct body *b, enum body_kind in, enum body_kind out,
-	       uint64_t length);
+               uint64_t length);
 int body_move(struct body *b, struct buf *in, int in_eof, struct buf *out);
-int body_forward(struct body *b, struct buf *in, int in_eof,
-		 struct side *dst, int upstream);
+int body_forward(struct body *b, struct buf *in, int in_eof, struct side *dst,
+                 int upstream);
 
 /* upstream.c */
 void upstream_start(struct session *s);
@@ -123,7 +122,7 @@ void tunnel_sni_timeout(struct session *s);
 
 /* dest_policy.c */
 int dest_policy_allowed(const struct config_listen *l,
-			const struct sockaddr *sa);
+                        const struct sockaddr *sa);
 int dest_policy_port_allowed(const struct config_listen *l, uint16_t port);
 
 /* admin.c */

@@ -77,7 +77,7 @@ side_write_max(struct side *sd, struct buf *from, size_t max, int upstream)
 	while (from && (len = buf_len(from)) && max && sd->writable &&
 	       !sd->failed) {
 		n = send(sd->io.fd, buf_head(from), len < max ? len : max,
-			 MSG_NOSIGNAL);
+		         MSG_NOSIGNAL);
 		if (n > 0) {
 			buf_consume(from, (size_t)n);
 			max -= (size_t)n;

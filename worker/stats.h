@@ -21,11 +21,11 @@ extern uint64_t *stats_slot;
 static inline void
 stats_add(enum stat_id id, uint64_t n)
 {
-#ifndef PROXYD_NO_STATS	/* bench/counter_cost.sh measures their cost */
+#ifndef PROXYD_NO_STATS /* bench/counter_cost.sh measures their cost */
 	uint64_t *p = &stats_slot[id];
 
 	__atomic_store_n(p, __atomic_load_n(p, __ATOMIC_RELAXED) + n,
-			 __ATOMIC_RELAXED);
+	                 __ATOMIC_RELAXED);
 #else
 	(void)id;
 	(void)n;

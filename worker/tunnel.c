@@ -20,7 +20,7 @@
 
 #define ESTABLISHED "HTTP/1.1 200 Connection established\r\n\r\n"
 #define SPLICE_AFTER (128 * 1024)
-#define PIPE_BYTES 65536	/* a pipe's default capacity */
+#define PIPE_BYTES 65536 /* a pipe's default capacity */
 #define PIPE_FAILED (-2)
 
 void
@@ -28,7 +28,7 @@ tunnel_start(struct session *s)
 {
 	struct buf *out;
 
-	if (s->resp_started) {	/* the 200 went first: SNI rules decided */
+	if (s->resp_started) { /* the 200 went first: SNI rules decided */
 		s->state = SESSION_TUNNEL;
 		session_set_timer(s, &worker.q_tunnel_idle);
 		return;
@@ -41,7 +41,7 @@ tunnel_start(struct session *s)
 	/* Rules on the TLS server name: read the ClientHello before any
 	 * byte goes upstream; the CONNECT head stays for header rules. */
 	s->sni_wait = worker.rules &&
-		      (worker.rules_need_sni || s->rverdict == RULES_NEED_SNI);
+	              (worker.rules_need_sni || s->rverdict == RULES_NEED_SNI);
 	if (!s->sni_wait)
 		buf_consume(s->cli.in, s->req.head_len);
 	s->state = SESSION_TUNNEL;
@@ -52,7 +52,7 @@ tunnel_start(struct session *s)
 	STATS_INC(tunnels_active);
 	s->tunnel_counted = 1;
 	session_set_timer(s, s->sni_wait ? &worker.q_sni_wait
-					 : &worker.q_tunnel_idle);
+	                                 : &worker.q_tunnel_idle);
 }
 
 void
@@ -84,7 +84,7 @@ maybe_pipe(struct splice_pipe *pp, const struct side *from)
 	if (pp->rd != -1 || from->nread < SPLICE_AFTER || pending(from->in))
 		return;
 	if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) < 0) {
-		pp->rd = PIPE_FAILED;	/* out of fds: keep copying */
+		pp->rd = PIPE_FAILED; /* out of fds: keep copying */
 		return;
 	}
 	pp->rd = fds[0];
@@ -99,7 +99,7 @@ splice_in(struct side *from, struct splice_pipe *pp, int from_up)
 	if (!from->readable || from->eof || pp->bytes >= PIPE_BYTES)
 		return 0;
 	n = splice(from->io.fd, NULL, pp->wr, NULL, PIPE_BYTES - pp->bytes,
-		   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+	           SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 	if (n > 0) {
 		pp->bytes += (size_t)n;
 		from->nread += (uint64_t)n;
@@ -125,7 +125,7 @@ splice_out(struct splice_pipe *pp, struct side *to, int to_up)
 	if (!pp->bytes || !to->writable || to->failed)
 		return 0;
 	n = splice(pp->rd, NULL, to->io.fd, NULL, pp->bytes,
-		   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+	           SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 	if (n > 0) {
 		pp->bytes -= (size_t)n;
 		to->nwritten += (uint64_t)n;
@@ -191,7 +191,7 @@ sni_step(struct session *s)
 	p |= side_read(&s->cli, 0);
 	len = s->cli.in ? buf_len(s->cli.in) - s->req.head_len : 0;
 	data = len ? (const uint8_t *)buf_head(s->cli.in) + s->req.head_len
-		   : (const uint8_t *)"";
+	           : (const uint8_t *)"";
 	r = sni_parse(data, len, s->sni, sizeof(s->sni));
 	if (r == SNI_AGAIN && !s->cli.eof &&
 	    !(s->cli.in && buf_space(s->cli.in) == 0 && s->cli.in->start == 0))
@@ -213,7 +213,7 @@ sni_decide(struct session *s)
 	s->sni_wait = 0;
 	session_set_timer(s, &worker.q_tunnel_idle);
 	if (s->up.io.fd < 0)
-		upstream_start(s);	/* allowed: connect only now */
+		upstream_start(s); /* allowed: connect only now */
 	return 1;
 }
 
@@ -235,7 +235,7 @@ tunnel_step(struct session *s)
 		return sni_step(s);
 
 	p |= move(&s->cli, &s->up, &s->pipes[0], 1);
-	if (pending(s->cli.out))	/* the 200 goes first */
+	if (pending(s->cli.out)) /* the 200 goes first */
 		p |= side_write(&s->cli, s->cli.out, 0);
 	if (!pending(s->cli.out))
 		p |= move(&s->up, &s->cli, &s->pipes[1], 0);

@@ -26,7 +26,7 @@ connected(struct session *s)
 		return;
 	}
 	if (content_scan_request_begin(s))
-		return;	/* the body is read for the rules first */
+		return; /* the body is read for the rules first */
 	s->state = SESSION_PROXYING;
 	proxy_arm_timer(s);
 	(void)proxy_send_request_head(s);
@@ -40,7 +40,7 @@ keep_allowed(struct session *s, const struct dns_addrs *a)
 	s->addrs.n = 0;
 	for (i = 0; i < a->n; i++) {
 		if (!dest_policy_allowed(s->listen,
-					 (const struct sockaddr *)&a->addr[i]))
+		                         (const struct sockaddr *)&a->addr[i]))
 			continue;
 		s->addrs.addr[s->addrs.n] = a->addr[i];
 		s->addrs.len[s->addrs.n++] = a->len[i];
@@ -49,8 +49,7 @@ keep_allowed(struct session *s, const struct dns_addrs *a)
 }
 
 static void
-on_resolved(void *arg, int status, const struct dns_addrs *a,
-	    const char *err)
+on_resolved(void *arg, int status, const struct dns_addrs *a, const char *err)
 {
 	struct session *s = arg;
 	/* Cached answers arrive inside dns_resolve(), from the run loop;
@@ -117,7 +116,7 @@ upstream_start(struct session *s)
 	session_set_timer(s, &worker.q_connect);
 	q = dns_resolve(s->host, s->port, on_resolved, s);
 	if (s->state == SESSION_RESOLVING)
-		s->dnsq = q;	/* still waiting: the answer comes later */
+		s->dnsq = q; /* still waiting: the answer comes later */
 }
 
 static void
@@ -131,9 +130,9 @@ try_next_address(struct session *s)
 		sa = (const struct sockaddr *)&s->addrs.addr[s->addr_next];
 		if ((rc = access_rules_address(s, sa)) != 0) {
 			if (rc < 0)
-				return;	/* answered */
+				return; /* answered */
 			s->addr_next++;
-			continue;	/* a rule refuses this address */
+			continue; /* a rule refuses this address */
 		}
 		fd = sock_connect(sa, s->addrs.len[s->addr_next++]);
 		if (fd >= 0 && side_attach(&s->up, fd, s) == 0) {
@@ -144,7 +143,8 @@ try_next_address(struct session *s)
 		}
 		STATS_INC(upstream_connect_failures);
 		log_info("connect to %s (%s): %s", s->host,
-			 sock_addr_str(sa, name, sizeof(name)), strerror(errno));
+		         sock_addr_str(sa, name, sizeof(name)),
+		         strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		s->up.io.fd = -1;
@@ -169,9 +169,9 @@ upstream_connect_step(struct session *s)
 	if (err) {
 		STATS_INC(upstream_connect_failures);
 		log_info("connect to %s (%s): %s", s->host,
-			 sock_addr_str((const struct sockaddr *)&s->up_addr,
-				       name, sizeof(name)),
-			 strerror(err));
+		         sock_addr_str((const struct sockaddr *)&s->up_addr,
+		                       name, sizeof(name)),
+		         strerror(err));
 		side_close(&s->up);
 		try_next_address(s);
 		return 1;
@@ -205,8 +205,8 @@ upstream_release(struct session *s, int reusable)
 int
 upstream_retry(struct session *s)
 {
-	log_debug("%s:%u: pooled connection closed; retrying",
-		  s->host, (unsigned)s->port);
+	log_debug("%s:%u: pooled connection closed; retrying", s->host,
+	          (unsigned)s->port);
 	side_close(&s->up);
 	s->up_reused = 0;
 	s->no_pool = 1;

@@ -28,7 +28,7 @@ struct pooled {
 	char key[SESSION_HOST_MAX + 16];
 };
 
-static struct pooled *idle_head;	/* most recently used first */
+static struct pooled *idle_head; /* most recently used first */
 static struct pooled *idle_tail;
 static struct pooled *spare;
 static unsigned idle_count;

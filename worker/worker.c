@@ -60,7 +60,7 @@ set_accepting(int on)
 	for (i = 0; i < worker.cfg->n_listens; i++) {
 		if (on)
 			(void)event_add(&listeners[i],
-					EPOLLIN | EPOLLEXCLUSIVE);
+			                EPOLLIN | EPOLLEXCLUSIVE);
 		else
 			event_del(&listeners[i]);
 	}
@@ -97,20 +97,20 @@ on_accept(struct event_io *io, uint32_t ev)
 	for (i = 0; i < 64 && accepting; i++) {
 		if (worker.sessions >= worker.cfg->max_connections) {
 			STATS_INC(conn_refused);
-			set_accepting(0);	/* the backlog holds them */
+			set_accepting(0); /* the backlog holds them */
 			return;
 		}
 		len = sizeof(ss);
 		fd = accept4(io->fd, (struct sockaddr *)&ss, &len,
-			     SOCK_NONBLOCK | SOCK_CLOEXEC);
+		             SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
 			if (errno == EMFILE || errno == ENFILE ||
 			    errno == ENOBUFS || errno == ENOMEM)
 				accept_backoff(errno);
-			return;	/* EAGAIN: another worker took it */
+			return; /* EAGAIN: another worker took it */
 		}
 		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
-				 sizeof(one));
+		                 sizeof(one));
 		(void)session_accept(fd, &ss, l);
 	}
 }
@@ -146,7 +146,7 @@ drop_privileges(const struct worker_heritage *h)
 	if (setgroups(0, NULL) < 0 || setgid(h->gid) < 0 ||
 	    setuid(h->uid) < 0) {
 		log_error("cannot drop privileges to uid %u: %s",
-			  (unsigned)h->uid, strerror(errno));
+		          (unsigned)h->uid, strerror(errno));
 		exit(1);
 	}
 }
@@ -174,9 +174,9 @@ init_queues(const struct config_timeouts *t)
 static void
 init_signals(sigset_t *wait_mask)
 {
-	struct sigaction sa = { .sa_handler = on_signal };
+	struct sigaction sa = {.sa_handler = on_signal};
 	sigset_t block;
-	int sigs[] = { SIGQUIT, SIGTERM, SIGINT, SIGUSR1 };
+	int sigs[] = {SIGQUIT, SIGTERM, SIGINT, SIGUSR1};
 	unsigned i;
 
 	sigemptyset(&block);
@@ -232,8 +232,8 @@ init_rules(const struct rules *r, uint64_t *hits)
 	worker.rules_scratch = rules_scratch_new(r);
 	/* hits go to this worker's row of the rules area; a private array
 	 * only when there is no area (tests that run a worker alone) */
-	worker.rule_hits = hits ? hits : calloc(r->n ? r->n : 1,
-						sizeof(uint64_t));
+	worker.rule_hits =
+	        hits ? hits : calloc(r->n ? r->n : 1, sizeof(uint64_t));
 	worker.own_hits = !hits;
 	if (!worker.rules_scratch || !worker.rule_hits) {
 		log_error("rules: out of memory");
@@ -306,8 +306,7 @@ reopen_logs(void)
 		log_error("reopening logs: %s", err);
 }
 
-static void __attribute__((noreturn))
-finish(int code)
+static void __attribute__((noreturn)) finish(int code)
 {
 	unsigned i;
 
@@ -337,9 +336,9 @@ beat(uint64_t *heartbeat)
 	last = event_now();
 	clock_gettime(CLOCK_REALTIME, &ts);
 	__atomic_store_n(heartbeat,
-			 (uint64_t)ts.tv_sec * 1000 +
-				 (uint64_t)ts.tv_nsec / 1000000,
-			 __ATOMIC_RELAXED);
+	                 (uint64_t)ts.tv_sec * 1000 +
+	                         (uint64_t)ts.tv_nsec / 1000000,
+	                 __ATOMIC_RELAXED);
 }
 
 void

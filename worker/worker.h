@@ -16,17 +16,17 @@
  * heritage): one place says what a worker inherits. */
 struct worker_heritage {
 	const struct config *cfg;
-	const struct rules *rules;	/* NULL: none configured */
-	const int *listen_fds;		/* one per cfg->listens[i] */
-	unsigned slot;			/* index of this worker's counters */
-	unsigned generation;		/* config generation */
-	uint64_t *stats;		/* this worker's counter slot */
-	uint64_t *heartbeat;		/* unix ms, in this worker's slot */
-	uint64_t *rule_hits;		/* its row in the rules area, or NULL */
-	const void *shm_base;		/* the whole segment, for [admin] */
+	const struct rules *rules; /* NULL: none configured */
+	const int *listen_fds;     /* one per cfg->listens[i] */
+	unsigned slot;             /* index of this worker's counters */
+	unsigned generation;       /* config generation */
+	uint64_t *stats;           /* this worker's counter slot */
+	uint64_t *heartbeat;       /* unix ms, in this worker's slot */
+	uint64_t *rule_hits;       /* its row in the rules area, or NULL */
+	const void *shm_base;      /* the whole segment, for [admin] */
 	size_t shm_size;
 	pid_t master_pid;
-	uid_t uid;			/* to switch to when root; 0 = stay */
+	uid_t uid; /* to switch to when root; 0 = stay */
 	gid_t gid;
 };
 
@@ -41,13 +41,13 @@ struct worker_state {
 	struct event_timer_queue q_tunnel_idle;
 	struct event_timer_queue q_linger;
 	struct event_timer_queue q_sni_wait;
-	char via[300];			/* "1.1 HOST (proxyd)": Via value */
-	const struct rules *rules;	/* NULL: none configured */
+	char via[300];             /* "1.1 HOST (proxyd)": Via value */
+	const struct rules *rules; /* NULL: none configured */
 	struct rules_scratch *rules_scratch;
-	uint64_t *rule_hits;		/* per rule, this worker's */
-	int own_hits;			/* rule_hits is ours to free */
-	int rules_need_sni;		/* some decision waits for the SNI */
-	unsigned sessions;		/* open client connections */
+	uint64_t *rule_hits; /* per rule, this worker's */
+	int own_hits;        /* rule_hits is ours to free */
+	int rules_need_sni;  /* some decision waits for the SNI */
+	unsigned sessions;   /* open client connections */
 	int draining;
 };
 

@@ -5,7 +5,9 @@
  */
 COUNTER(conn_accepted, counter, "Client connections accepted")
 COUNTER(conn_active, gauge, "Client connections open now")
-COUNTER(conn_refused, counter, "Times a worker hit max_connections and left new connections in the backlog")
+COUNTER(conn_refused, counter,
+        "Times a worker hit max_connections and left new connections in the "
+        "backlog")
 COUNTER(requests, counter, "HTTP requests received (heads parsed)")
 COUNTER(tunnels, counter, "CONNECT tunnels established")
 COUNTER(tunnels_active, gauge, "CONNECT tunnels open now")
@@ -19,26 +21,32 @@ COUNTER(bytes_to_clients, counter, "Bytes written to clients")
 COUNTER(bytes_from_upstreams, counter, "Bytes read from upstreams")
 COUNTER(bytes_to_upstreams, counter, "Bytes written to upstreams")
 COUNTER(upstream_connects, counter, "Upstream connections opened")
-COUNTER(upstream_reuses, counter, "Requests sent on a pooled upstream connection")
-COUNTER(upstream_connect_failures, counter, "Upstream connection attempts that failed")
+COUNTER(upstream_reuses, counter,
+        "Requests sent on a pooled upstream connection")
+COUNTER(upstream_connect_failures, counter,
+        "Upstream connection attempts that failed")
 COUNTER(dns_lookups, counter, "DNS lookups sent to the resolver")
 COUNTER(dns_cache_hits, counter, "Host names answered from the DNS cache")
 COUNTER(dns_failures, counter, "DNS lookups that failed")
 COUNTER(errors_400, counter, "400 Bad Request answers (malformed or smuggling)")
-COUNTER(errors_403, counter, "403 Forbidden answers (denied CONNECT port or address)")
+COUNTER(errors_403, counter,
+        "403 Forbidden answers (denied CONNECT port or address)")
 COUNTER(errors_408, counter, "408 Request Timeout answers")
 COUNTER(errors_414, counter, "414 URI Too Long answers")
 COUNTER(errors_431, counter, "431 Request Header Fields Too Large answers")
-COUNTER(errors_508, counter, "508 Loop Detected answers (request came back through this proxy)")
+COUNTER(errors_508, counter,
+        "508 Loop Detected answers (request came back through this proxy)")
 COUNTER(errors_501, counter, "501 Not Implemented answers")
 COUNTER(errors_502, counter, "502 Bad Gateway answers")
 COUNTER(errors_503, counter, "503 Service Unavailable answers")
 COUNTER(errors_504, counter, "504 Gateway Timeout answers")
 COUNTER(errors_505, counter, "505 HTTP Version Not Supported answers")
 COUNTER(timeouts_client_header, counter, "Client heads not complete in time")
-COUNTER(timeouts_client_idle, counter, "Client connections idle or stalled too long")
+COUNTER(timeouts_client_idle, counter,
+        "Client connections idle or stalled too long")
 COUNTER(timeouts_connect, counter, "Upstream connects not complete in time")
-COUNTER(timeouts_upstream_response, counter, "Upstream responses late or stalled")
+COUNTER(timeouts_upstream_response, counter,
+        "Upstream responses late or stalled")
 COUNTER(timeouts_tunnel_idle, counter, "CONNECT tunnels idle too long")
 COUNTER(rules_allowed, counter, "Requests allowed by the rules")
 COUNTER(rules_denied, counter, "Requests denied by the rules")

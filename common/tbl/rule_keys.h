@@ -15,9 +15,11 @@ RULE_KEY(url, 1, "A PCRE2 pattern on the absolute URL ((?i) ignores case)")
 RULE_KEY(url_file, 1, "@FILE of PCRE2 URL patterns, one per line")
 RULE_KEY(header, 1, "NAME: PATTERN on a request header's values")
 RULE_KEY(time, 1, "A weekly window: Mon-Fri 08:00-18:00 (rules time zone)")
-RULE_KEY(req_body, 1, "A PCRE2 pattern on request bodies (data-loss prevention)")
+RULE_KEY(req_body, 1,
+         "A PCRE2 pattern on request bodies (data-loss prevention)")
 RULE_KEY(resp_body, 1, "A PCRE2 pattern on response bodies")
-RULE_KEY(content_type, 0, "Media types body patterns apply to: text/, application/json")
+RULE_KEY(content_type, 0,
+         "Media types body patterns apply to: text/, application/json")
 RULE_KEY(user, 0, "Authenticated proxy users, comma-separated")
 RULE_KEY(action, 0, "allow, deny, redirect or auth")
 RULE_KEY(status, 0, "deny: the status sent (400-599, default 403)")

@@ -203,15 +203,15 @@ START_TEST(workers_drop_root)
 	char uid[128], groups[256], want[64];
 
 	if (geteuid() != 0 || !pw)
-		return;	/* only root can drop; CI runs as root */
+		return; /* only root can drop; CI runs as root */
 	HCHECK(harness_proxy_up(&proxy, &cfg) == 0, "proxyd did not start");
 	HCHECK(harness_proxy_workers(&proxy, w, HARNESS_MAX_PIDS) >= 1,
 	       "no workers");
 	status_line(w[0], "Uid:", uid, sizeof(uid));
 	snprintf(want, sizeof(want), "\t%u\t%u\t%u", (unsigned)pw->pw_uid,
-		 (unsigned)pw->pw_uid, (unsigned)pw->pw_uid);
-	HCHECK(strncmp(uid, want, strlen(want)) == 0,
-	       "worker Uid:%s want%s", uid, want);
+	         (unsigned)pw->pw_uid, (unsigned)pw->pw_uid);
+	HCHECK(strncmp(uid, want, strlen(want)) == 0, "worker Uid:%s want%s",
+	       uid, want);
 	status_line(w[0], "Groups:", groups, sizeof(groups));
 	HCHECK(strspn(groups, " \t\n") == strlen(groups),
 	       "worker keeps groups:%s", groups);

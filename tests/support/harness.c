@@ -488,8 +488,9 @@ harness_proxy_start(struct harness_proxy *p)
 	const char *plain[] = {bin, "-f", "-c", p->conf, NULL};
 	/* PROXYD_WRAPPER (e.g. valgrind and its options) runs proxyd under
 	 * it; exec keeps proxyd's pid the one the harness knows. */
-	const char *wrapped[] = {"sh", "-c", "exec $PROXYD_WRAPPER \"$@\"",
-	                         "sh", bin, "-f", "-c", p->conf, NULL};
+	const char *wrapped[] = {"sh", "-c",    "exec $PROXYD_WRAPPER \"$@\"",
+	                         "sh", bin,     "-f",
+	                         "-c", p->conf, NULL};
 	const char *const *argv = wrap && *wrap ? wrapped : plain;
 	int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	int log = open(p->stderr_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
