@@ -85,14 +85,15 @@ add_cidr(struct cidr_set **set, const char *v, char *why, size_t n)
 }
 
 static int
-src_item(struct rule *rl, const char *v, char *why, size_t n)
+set_src(struct rule *rl, const char *v, char *why, size_t n)
 {
 	return add_cidr(&rl->src, v, why, n);
 }
 
 static int
-dst_item(struct rule *rl, const char *v, char *why, size_t n)
+set_dst(struct rule *rl, const char *v, char *why, size_t n)
 {
+	rl->needs |= RULE_NEEDS_DST;
 	return add_cidr(&rl->dst, v, why, n);
 }
 
@@ -112,19 +113,20 @@ add_domain(struct domain_set **set, const char *v, char *why, size_t n)
 }
 
 static int
-host_item(struct rule *rl, const char *v, char *why, size_t n)
+set_host(struct rule *rl, const char *v, char *why, size_t n)
 {
 	return add_domain(&rl->host, v, why, n);
 }
 
 static int
-sni_item(struct rule *rl, const char *v, char *why, size_t n)
+set_sni(struct rule *rl, const char *v, char *why, size_t n)
 {
+	rl->needs |= RULE_NEEDS_SNI;
 	return add_domain(&rl->sni, v, why, n);
 }
 
 static int
-port_item(struct rule *rl, const char *v, char *why, size_t n)
+set_port(struct rule *rl, const char *v, char *why, size_t n)
 {
 	char *end;
 	unsigned long p = strtoul(v, &end, 10);
@@ -161,7 +163,7 @@ add_string(char ***list, unsigned *count, const char *v, char *why, size_t n)
 }
 
 static int
-method_item(struct rule *rl, const char *v, char *why, size_t n)
+set_method(struct rule *rl, const char *v, char *why, size_t n)
 {
 	const char *c;
 
@@ -174,7 +176,7 @@ method_item(struct rule *rl, const char *v, char *why, size_t n)
 }
 
 static int
-scheme_item(struct rule *rl, const char *v, char *why, size_t n)
+set_scheme(struct rule *rl, const char *v, char *why, size_t n)
 {
 	if (strcmp(v, "http") == 0)
 		rl->schemes |= 1;
@@ -198,50 +200,6 @@ url_regex(struct rule *rl, char *why, size_t n)
 }
 
 /* ---- one setter per key of common/tbl/rule_keys.h ---- */
-
-static int
-set_src(struct rule *rl, const char *v, char *why, size_t n)
-{
-	return each_item(rl, v, src_item, why, n);
-}
-
-static int
-set_dst(struct rule *rl, const char *v, char *why, size_t n)
-{
-	rl->needs |= RULE_NEEDS_DST;
-	return each_item(rl, v, dst_item, why, n);
-}
-
-static int
-set_host(struct rule *rl, const char *v, char *why, size_t n)
-{
-	return each_item(rl, v, host_item, why, n);
-}
-
-static int
-set_sni(struct rule *rl, const char *v, char *why, size_t n)
-{
-	rl->needs |= RULE_NEEDS_SNI;
-	return each_item(rl, v, sni_item, why, n);
-}
-
-static int
-set_port(struct rule *rl, const char *v, char *why, size_t n)
-{
-	return each_item(rl, v, port_item, why, n);
-}
-
-static int
-set_method(struct rule *rl, const char *v, char *why, size_t n)
-{
-	return each_item(rl, v, method_item, why, n);
-}
-
-static int
-set_scheme(struct rule *rl, const char *v, char *why, size_t n)
-{
-	return each_item(rl, v, scheme_item, why, n);
-}
 
 static int
 set_url(struct rule *rl, const char *v, char *why, size_t n)
@@ -351,7 +309,7 @@ set_resp_body(struct rule *rl, const char *v, char *why, size_t n)
 }
 
 static int
-ctype_item(struct rule *rl, const char *v, char *why, size_t n)
+set_content_type(struct rule *rl, const char *v, char *why, size_t n)
 {
 	if (strpbrk(v, " \t;") || !strchr(v, '/')) {
 		snprintf(why, n, "bad media type '%s' (type/ or type/sub)", v);
@@ -361,21 +319,9 @@ ctype_item(struct rule *rl, const char *v, char *why, size_t n)
 }
 
 static int
-set_content_type(struct rule *rl, const char *v, char *why, size_t n)
-{
-	return each_item(rl, v, ctype_item, why, n);
-}
-
-static int
-user_item(struct rule *rl, const char *v, char *why, size_t n)
-{
-	return add_string(&rl->users, &rl->n_users, v, why, n);
-}
-
-static int
 set_user(struct rule *rl, const char *v, char *why, size_t n)
 {
-	return each_item(rl, v, user_item, why, n);
+	return add_string(&rl->users, &rl->n_users, v, why, n);
 }
 
 static int
@@ -440,17 +386,20 @@ set_mode(struct rule *rl, const char *v, char *why, size_t n)
 /* ---- dispatch, from the table ---- */
 
 enum rule_key {
-#define RULE_KEY(key, repeat, help) RK_##key,
+#define RULE_KEY(key, repeat, list, help) RK_##key,
 #include "common/tbl/rule_keys.h"
 	RK__COUNT
 };
 
+/* A list key's setter takes one item; each_item() walks the list. */
 static const struct {
 	const char *name;
 	int repeat;
+	int list;
 	set_fn *set;
 } rule_keys[] = {
-#define RULE_KEY(key, repeat, help) [RK_##key] = {#key, repeat, set_##key},
+#define RULE_KEY(key, repeat, list, help) \
+	[RK_##key] = {#key, repeat, list, set_##key},
 #include "common/tbl/rule_keys.h"
 };
 
@@ -498,7 +447,10 @@ rules_rule_key(struct rules_loader *ld, const char *key, const char *value)
 	if (value[0] == '\0')
 		return ini_file_fail(f, f->line, "[rule %s] %s: empty value",
 		                     ld->cur->name, key);
-	if (rule_keys[k].set(ld->cur, value, why, sizeof(why)) < 0)
+	if ((rule_keys[k].list
+	             ? each_item(ld->cur, value, rule_keys[k].set, why,
+	                         sizeof(why))
+	             : rule_keys[k].set(ld->cur, value, why, sizeof(why))) < 0)
 		return ini_file_fail(f, f->line, "[rule %s] %s: %s",
 		                     ld->cur->name, key, why);
 	if (is_condition((enum rule_key)k) && append_text(ld, key, value) < 0)
