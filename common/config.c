@@ -646,15 +646,6 @@ single_begin(struct loader *ld, enum section sect, const char *name)
 	return 0;
 }
 
-static int
-valid_listen_name(const char *name)
-{
-	size_t len = strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-	                          "abcdefghijklmnopqrstuvwxyz0123456789_.-");
-
-	return len > 0 && name[len] == '\0' && len < CONFIG_NAME_MAX;
-}
-
 /* [listen NAME]: a new listener with the listen defaults. */
 static int
 listen_begin(struct loader *ld, const char *name)
@@ -665,7 +656,7 @@ listen_begin(struct loader *ld, const char *name)
 	if (name[0] == '\0')
 		return fail(ld, ld->ini->line,
 		            "[listen] needs a name: [listen NAME]");
-	if (!valid_listen_name(name))
+	if (!ini_file_valid_name(name, CONFIG_NAME_MAX))
 		return fail(ld, ld->ini->line,
 		            "bad listen name '%s' (1..63 of A-Z a-z 0-9 _ . -)",
 		            name);

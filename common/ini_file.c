@@ -204,3 +204,12 @@ ini_file_parse(const char *path, ini_section_fn *section, ini_key_fn *key,
 		end(&f);
 	return f.failed ? -1 : 0;
 }
+
+int
+ini_file_valid_name(const char *name, size_t max)
+{
+	size_t n = strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	                        "abcdefghijklmnopqrstuvwxyz0123456789_.-");
+
+	return n > 0 && name[n] == '\0' && n < max;
+}

@@ -46,4 +46,8 @@ int ini_file_parse(const char *path, ini_section_fn *section, ini_key_fn *key,
 int ini_file_fail(struct ini_file *f, int line, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
 
+/* A section NAME ([listen NAME], [rule NAME]): 1..max-1 bytes of
+ * A-Z a-z 0-9 _ . - (safe in logs, file:line messages and metrics). */
+int ini_file_valid_name(const char *name, size_t max);
+
 #endif

@@ -58,21 +58,12 @@ new_rule(struct rules *r)
 }
 
 static int
-valid_name(const char *name)
-{
-	size_t n = strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-	                        "abcdefghijklmnopqrstuvwxyz0123456789_.-");
-
-	return n > 0 && name[n] == '\0' && n < RULES_NAME_MAX;
-}
-
-static int
 rule_begin(struct rules_loader *ld, const char *name)
 {
 	struct ini_file *f = ld->ini;
 	unsigned i;
 
-	if (!valid_name(name))
+	if (!ini_file_valid_name(name, RULES_NAME_MAX))
 		return ini_file_fail(f, f->line,
 		                     "[rule NAME]: NAME is 1..%d of A-Z a-z "
 		                     "0-9 _ . -",
