@@ -13,7 +13,8 @@
 #     RB_HOSTS     lines in the host list (1000000), of which
 #     RB_SUFFIXES  are ".blocked-N.test" suffix entries (10000)
 #     RB_URLS      url regexes (10000)
-#     RB_WAIT      seconds to wait for someone else's wrk to finish (600)
+#     RB_WAIT      seconds to wait for someone else's wrk to finish: before
+#                  the setup (600), before each run (at most 300)
 #     RB_QUIET_WAIT, RB_QUIET_PCT  before each run, wait up to RB_QUIET_WAIT s
 #                  (60) for the CPUs to be under RB_QUIET_PCT% busy (25)
 #     RB_OTHERS_MAX, RB_RETRIES  a run during which other processes used more
@@ -156,10 +157,9 @@ free_port() {	# free_port VAR: a loopback port nothing listens on
 now() { echo "${EPOCHREALTIME/,/.}"; }
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
 
-# wrk processes that are not ours (another engineer's bench/run.sh)
-foreign_wrk() {
-	local mine=${1:-0}
-	ps -C wrk -o pid=,ppid= 2>/dev/null | awk -v m="$mine" '$2 != m { print $1 }' | tr '\n' ' '
+# pids of the wrk processes running (ours too, when one runs)
+wrk_pids() {
+	ps -C wrk -o pid= 2>/dev/null | tr -s ' \n' ' '
 }
 
 # wait_no_wrk MAX: wait (at most MAX s) until no wrk runs; sets WAITED and
@@ -169,9 +169,9 @@ OVERLAP=()
 wait_no_wrk() {
 	local max=$1 t0 w
 	t0=$SECONDS
-	while [[ -n $(foreign_wrk) ]]; do
+	while [[ -n $(wrk_pids) ]]; do
 		if ((SECONDS - t0 >= max)); then
-			log "another wrk still runs after ${max}s ($(foreign_wrk)); running anyway"
+			log "another wrk still runs after ${max}s ($(wrk_pids)); running anyway"
 			OVERLAP+=("$2: another wrk was running when the run started (waited ${max}s)")
 			break
 		fi
@@ -552,8 +552,8 @@ IDLE_BUSY=$(awk -v a="$b0" -v b="$b1" 'BEGIN { split(a, x); split(b, y)
 
 # run_attempt CFG ROUND KEY: one measured run, results under KEY
 run_attempt() {
-	local cfg=$1 r=$2 key=$3 out=$TMP/wrk-${3//:/-}.txt c0 c1 o0 o1 s0 s1 wt foreign f0 f1
-	wait_no_wrk 120 "$cfg round $r"
+	local cfg=$1 r=$2 key=$3 out=$TMP/wrk-${3//:/-}.txt c0 c1 o0 o1 s0 s1 wt f0 f1
+	wait_no_wrk $((WAIT_MAX < 300 ? WAIT_MAX : 300)) "$cfg round $r"
 	wait_quiet "$key"
 	start_proxyd "$cfg" "run-$key" || { RPS[$key]=0; ERR[$key]="did not start"; return; }
 	local cmd=(wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency -s "$LUA" "http://127.0.0.1:$PPORT/")
@@ -573,14 +573,18 @@ run_attempt() {
 	BENCH_TARGET=$TARGET BENCH_HOST=$ORIGIN timeout $((DURATION + 30)) \
 		/usr/bin/time -f '%U %S' -o "$out.time" "${cmd[@]}" >"$out" 2>&1 &
 	WRK_PID=$!
-	sleep $((DURATION / 2))
-	foreign=$(foreign_wrk "$WRK_PID")
-	# our wrk is a child of /usr/bin/time, itself a child of timeout
-	foreign=$(for p in $foreign; do
-		pp=$(ps -o ppid= -p "$p" 2>/dev/null | tr -d ' ')
-		[[ -n $pp && $(ps -o ppid= -p "$pp" 2>/dev/null | tr -d ' ') == "$WRK_PID" ]] || echo "$p"
-	done | tr '\n' ' ')
-	[[ -n ${foreign// /} ]] && OVERLAP+=("$cfg round $r: another wrk (pid $foreign) ran during the measured run")
+	# look for someone else's wrk every second while ours runs; ours is a
+	# child of /usr/bin/time, itself a child of timeout
+	local seen="" p pp
+	while kill -0 "$WRK_PID" 2>/dev/null; do
+		sleep 1
+		for p in $(wrk_pids); do
+			pp=$(ps -o ppid= -p "$p" 2>/dev/null | tr -d ' ')
+			[[ -n $pp && $(ps -o ppid= -p "$pp" 2>/dev/null | tr -d ' ') == "$WRK_PID" ]] && continue
+			[[ " $seen " == *" $p "* ]] || seen+=" $p"
+		done
+	done
+	[[ -n $seen ]] && OVERLAP+=("$cfg round $r: another wrk (pid$seen) ran during the measured run")
 	wait "$WRK_PID" || echo "(wrk failed or timed out)" >>"$out"
 	WRK_PID=
 	c1=$(cpu_ticks "$PPID_"); o1=$(cpu_ticks "$OPID"); s1=$(stat_busy)
@@ -641,7 +645,7 @@ run_one() {
 	for ((a = 1; a <= RETRIES + 1; a++)); do
 		k=$cfg:$r:$a
 		run_attempt "$cfg" "$r" "$k"
-		ATTEMPTS[$cfg:$r]+="${ATTEMPTS[$cfg:$r]:+, }${RPS[$k]} req/s with ${OTHERS[$k]:-?}% others (${FORKS[$k]:-?} processes or threads started on the box, about 60 of them by this script${TOPOTHER[$k]:+; busiest: ${TOPOTHER[$k]}})"
+		ATTEMPTS[$cfg:$r]+="${ATTEMPTS[$cfg:$r]:+, }${RPS[$k]} req/s with ${OTHERS[$k]:-?}% others (${FORKS[$k]:-?} processes or threads started on the box${TOPOTHER[$k]:+; busiest: ${TOPOTHER[$k]}})"
 		if [[ -z $best ]] || (( ${OTHERS[$k]:-100} < ${OTHERS[$best]:-100} )); then best=$k; fi
 		(( ${OTHERS[$k]:-100} <= OTHERS_MAX )) && break
 		((a <= RETRIES)) && log "$cfg round $r: disturbed (${OTHERS[$k]:-?}% others > $OTHERS_MAX%), again"
@@ -798,7 +802,7 @@ NGXV=$(nginx -v 2>&1 | sed 's|.*/||')
 	echo "- proxyd CPU per request per round: no rules $(slash $(vals CPUR none)), with rules $(slash $(vals CPUR both)) (user+system of master and workers over the measured run / requests; clock ticks of 1/$HZ s)."
 	echo "- How the measured run's work split between the $WORKERS workers (each one's share of the workers' CPU time, percent): no rules $(vals WSPLIT none | tr ' ' '/' | sed 's|/|, |g'); with rules $(vals WSPLIT both | tr ' ' '/' | sed 's|/|, |g'). wrk opens its $CONNS connections at once and they stay open, so a worker that accepts more of them does more of the work for the whole run; an uneven split caps the rate of that run."
 	echo "- Other work on the box during each run (CPU share not used by proxyd, the origin or wrk; includes the kernel's softirq time for loopback traffic that is not charged to a process): no rules $(slash $(vals OTHERS none)), with rules $(slash $(vals OTHERS both)) (percent)."
-	echo "- Attempts (a run with more than ${OTHERS_MAX}% others is redone, ${RETRIES} times at most, and the least disturbed attempt kept): $(for cfg in none both; do for ((r = 1; r <= ROUNDS; r++)); do printf '%s round %s: %s; ' "$cfg" "$r" "${ATTEMPTS[$cfg:$r]:-}"; done; done)"
+	echo "- Attempts (a run with more than ${OTHERS_MAX}% others is redone, ${RETRIES} times at most, and the least disturbed attempt kept; with each, the processes and threads started on the box during it, about 60 by this script itself, and the busiest other processes alive before and after it): $(for cfg in none both; do for ((r = 1; r <= ROUNDS; r++)); do printf '%s round %s: %s; ' "$cfg" "$r" "${ATTEMPTS[$cfg:$r]:-}"; done; done)"
 	echo "- CPUs busy in the 2 s before each run (the script waits up to ${QUIET_MAX}s for under ${QUIET_PCT}%; the wait in parentheses): no rules $(vals QUIET none | sed 's|) |), |g'); with rules $(vals QUIET both | sed 's|) |), |g')."
 	echo
 	echo "## Reading"
