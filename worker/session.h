@@ -49,6 +49,7 @@ struct buf *side_out(struct side *sd);
 void side_close(struct side *sd);
 void side_release_empty(struct side *sd);
 int side_attach(struct side *sd, int fd, void *owner);
+int side_adopt(struct side *sd, int fd, void *owner);
 
 /* http_error.c */
 void http_error_send(struct session *s, unsigned status, const char *why);

@@ -125,15 +125,31 @@ side_release_empty(struct side *sd)
 	}
 }
 
-int
-side_attach(struct side *sd, int fd, void *owner)
+static void
+side_reset(struct side *sd, int fd, void *owner)
 {
 	sd->io.fd = fd;
 	sd->io.data = owner;
+	sd->io.events = 0;
 	sd->readable = sd->writable = 0;
 	sd->eof = sd->shut = sd->failed = 0;
 	sd->nread = sd->nwritten = 0;
+}
+
+int
+side_attach(struct side *sd, int fd, void *owner)
+{
+	side_reset(sd, fd, owner);
 	return event_add(&sd->io, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET);
+}
+
+/* An fd already in the epoll set (from the pool): one MOD re-points its
+ * registration here (and re-arms the edges). */
+int
+side_adopt(struct side *sd, int fd, void *owner)
+{
+	side_reset(sd, fd, owner);
+	return event_mod(&sd->io, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET);
 }
 
 void

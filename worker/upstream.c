@@ -75,18 +75,16 @@ on_resolved(void *arg, int status, const struct dns_addrs *a, const char *err)
 static int
 from_pool(struct session *s)
 {
-	socklen_t len = sizeof(s->up_addr);
 	int fd;
 
 	if (s->tunnel || s->no_pool ||
-	    (fd = upstream_pool_take(s->pool_key)) < 0)
+	    (fd = upstream_pool_take(s->pool_key, &s->up_addr)) < 0)
 		return 0;
-	(void)getpeername(fd, (struct sockaddr *)&s->up_addr, &len);
 	/* a dst rule judges the address this request reaches, the pooled
 	 * connection's; refused, the request resolves and is refused there
 	 * with the rule's answer */
 	if (access_rules_address(s, (const struct sockaddr *)&s->up_addr) ||
-	    side_attach(&s->up, fd, s) < 0) {
+	    side_adopt(&s->up, fd, s) < 0) {
 		close(fd);
 		s->up.io.fd = -1;
 		return 0;
@@ -194,10 +192,10 @@ upstream_release(struct session *s, int reusable)
 		side_close(&s->up);
 		return;
 	}
-	event_del(&s->up.io);
-	s->up.io.fd = -1;
+	s->up.io.fd = -1; /* the pool re-points the registration */
+	s->up.io.events = 0;
 	side_close(&s->up);
-	upstream_pool_put(s->pool_key, fd);
+	upstream_pool_put(s->pool_key, fd, &s->up_addr);
 }
 
 /* The pooled connection closed before answering: send the request again

@@ -2,7 +2,10 @@
  * The upstream keep-alive pool.  An idle connection is watched for input:
  * an origin that closes it (or sends anything unasked) gets it dropped.
  * Entries are recycled, never freed while the loop runs, so a stale event
- * for a reused entry only meets a harmless check.
+ * for a reused entry only meets a harmless check.  A connection stays in
+ * the epoll set while it moves between a session and the pool: each move
+ * re-points its registration with one EPOLL_CTL_MOD (closing it is what
+ * removes it).
  */
 #include "worker/upstream_pool.h"
 
@@ -23,6 +26,7 @@
 struct pooled {
 	struct event_io io;
 	struct event_timer timer;
+	struct sockaddr_storage addr; /* the peer, for the next user */
 	struct pooled *prev;
 	struct pooled *next;
 	char key[SESSION_HOST_MAX + 16];
@@ -47,14 +51,14 @@ unlink_entry(struct pooled *p)
 	idle_count--;
 }
 
-/* Detach p from the pool; returns its fd (still open). */
+/* Detach p from the pool; returns its fd (still open, still in the
+ * epoll set: its next owner re-points it, or closing removes it). */
 static int
 drop_entry(struct pooled *p)
 {
 	int fd = p->io.fd;
 
 	unlink_entry(p);
-	event_del(&p->io);
 	event_timer_stop(&p->timer);
 	p->io.fd = -1;
 	p->next = spare;
@@ -110,7 +114,7 @@ upstream_pool_fini(void)
 }
 
 int
-upstream_pool_take(const char *key)
+upstream_pool_take(const char *key, struct sockaddr_storage *addr)
 {
 	struct pooled *p, *next;
 	int fd;
@@ -119,6 +123,7 @@ upstream_pool_take(const char *key)
 		next = p->next;
 		if (strcmp(p->key, key) != 0)
 			continue;
+		*addr = p->addr;
 		fd = drop_entry(p);
 		if (alive(fd))
 			return fd;
@@ -140,7 +145,7 @@ new_entry(void)
 }
 
 void
-upstream_pool_put(const char *key, int fd)
+upstream_pool_put(const char *key, int fd, const struct sockaddr_storage *addr)
 {
 	struct pooled *p;
 
@@ -151,10 +156,12 @@ upstream_pool_put(const char *key, int fd)
 		return;
 	}
 	snprintf(p->key, sizeof(p->key), "%s", key);
+	p->addr = *addr;
 	p->io.fd = fd;
 	p->io.cb = on_idle_io;
 	p->io.data = p;
-	if (event_add(&p->io, EPOLLIN | EPOLLRDHUP) < 0) {
+	p->io.events = 0; /* registered by the session: re-point it */
+	if (event_mod(&p->io, EPOLLIN | EPOLLRDHUP) < 0) {
 		p->io.fd = -1;
 		p->next = spare;
 		spare = p;

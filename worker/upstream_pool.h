@@ -6,9 +6,14 @@
 
 void upstream_pool_init(void);
 void upstream_pool_fini(void);
-/* A live idle connection to key, or -1. */
-int upstream_pool_take(const char *key);
-/* Keeps fd for later (or closes it when the pool is full). */
-void upstream_pool_put(const char *key, int fd);
+#include <sys/socket.h>
+
+/* A live idle connection to key and its peer address, or -1.  The fd is
+ * still in the epoll set: adopt it with side_adopt(). */
+int upstream_pool_take(const char *key, struct sockaddr_storage *addr);
+/* Keeps fd (registered in the epoll set) for later, or closes it when the
+ * pool is full. */
+void upstream_pool_put(const char *key, int fd,
+                       const struct sockaddr_storage *addr);
 
 #endif
