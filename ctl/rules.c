@@ -8,19 +8,15 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "rules/rules.h"
 #include "shm/rules_view.h"
 
-static const char *const action_names[] = {
-#define RULE_ACTION(name, help) #name,
-#include "common/tbl/rule_actions.h"
-};
-
+/* The name of an action as stored in the area (out of range: "?"). */
 const char *
 ctl_action_name(uint32_t a)
 {
-	return a < sizeof(action_names) / sizeof(action_names[0])
-	               ? action_names[a]
-	               : "?";
+	return rules_action_name(a < RULE__ACTIONS ? (enum rule_action)a
+	                                           : RULE__ACTIONS);
 }
 
 static void

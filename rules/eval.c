@@ -61,6 +61,18 @@ rules_scratch_free(struct rules_scratch *sc)
 	free(sc);
 }
 
+/* One writer per hit row (its worker): a relaxed load and store, no
+ * locked add; readers (proxyctl) never see a torn value. */
+static void
+count_hit(uint64_t *hits, unsigned i)
+{
+	if (hits)
+		__atomic_store_n(&hits[i],
+		                 __atomic_load_n(&hits[i], __ATOMIC_RELAXED) +
+		                         1,
+		                 __ATOMIC_RELAXED);
+}
+
 static int
 port_ok(const struct rule *rl, uint16_t port)
 {
@@ -246,12 +258,7 @@ rules_eval(const struct rules *r, struct rules_scratch *sc,
 			                            : RULES_NEED_SNI;
 		if (*late)
 			continue;
-		if (hits) /* one writer per row: no locked add needed */
-			__atomic_store_n(&hits[st->next],
-			                 __atomic_load_n(&hits[st->next],
-			                                 __ATOMIC_RELAXED) +
-			                         1,
-			                 __ATOMIC_RELAXED);
+		count_hit(hits, st->next);
 		if (rl->monitor) {
 			if (!st->monitored)
 				st->monitored = rl;
@@ -333,11 +340,7 @@ rules_body_match(const struct rules *r, struct rules_scratch *sc,
 		                                : rl->req_body_slot],
 		                    body, len) < 0)
 			continue;
-		if (hits)
-			__atomic_store_n(
-			        &hits[i],
-			        __atomic_load_n(&hits[i], __ATOMIC_RELAXED) + 1,
-			        __ATOMIC_RELAXED);
+		count_hit(hits, i);
 		if (!rl->monitor)
 			return rl;
 	}

@@ -211,33 +211,24 @@ forwarded_for(struct session *s, struct buf *out, const char *b)
 	return http_head_printf(out, "%s\r\n", ip);
 }
 
-static const char *const request_skip[] = {
-        "host",
-        "content-length",
-        "x-forwarded-for",
-        NULL,
-};
-static const char *const request_skip_identity[] = {
-        "host", "content-length", "x-forwarded-for", "accept-encoding", NULL,
-};
-/* the body was read (and the 100 sent) by the proxy itself */
-static const char *const request_skip_expect[] = {
-        "host", "content-length", "x-forwarded-for", "expect", NULL,
-};
-static const char *const request_skip_expect_identity[] = {
-        "host",   "content-length",  "x-forwarded-for",
-        "expect", "accept-encoding", NULL,
-};
-
-/* Writes the upstream request head and consumes the client's.  0, or -1
- * with an error sent. */
+/* The client's fields we do not copy: the ones we write ourselves, plus
+ * Accept-Encoding when a response content rule asks for identity, and
+ * Expect when the proxy read the body (and sent the 100) itself.  skip
+ * holds at least 6 entries. */
 static const char *const *
-skip_list(const struct session *s, int identity)
+skip_list(const struct session *s, int identity, const char **skip)
 {
+	unsigned n = 0;
+
+	skip[n++] = "host";
+	skip[n++] = "content-length";
+	skip[n++] = "x-forwarded-for";
+	if (identity)
+		skip[n++] = "accept-encoding";
 	if (s->expect_answered)
-		return identity ? request_skip_expect_identity
-		                : request_skip_expect;
-	return identity ? request_skip_identity : request_skip;
+		skip[n++] = "expect";
+	skip[n] = NULL;
+	return skip;
 }
 
 /* A pooled connection may have been closed by the origin just as we
@@ -259,7 +250,7 @@ int
 proxy_send_request_head(struct session *s)
 {
 	struct buf *out = side_out(&s->up);
-	const char *b;
+	const char *b, *skip[6];
 	int identity;
 
 	if (!out) {
@@ -276,8 +267,8 @@ proxy_send_request_head(struct session *s)
 	/* a response content rule may apply: ask for an uncompressed body */
 	identity = content_scan_wants_identity(s);
 	if (start_line(s, out, b) < 0 ||
-	    http_head_copy_fields(out, &s->req, b, skip_list(s, identity)) <
-	            0 ||
+	    http_head_copy_fields(out, &s->req, b,
+	                          skip_list(s, identity, skip)) < 0 ||
 	    (identity &&
 	     http_head_printf(out, "Accept-Encoding: identity\r\n") < 0) ||
 	    framing_fields(s, out, b) < 0 || forwarded_for(s, out, b) < 0 ||
