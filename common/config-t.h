@@ -15,6 +15,11 @@
 #define CONFIG_MAX_PORTS 64
 #define CONFIG_NAME_MAX 64
 #define CONFIG_MAX_WORKERS 256 /* workers = auto is capped here too */
+#define CONFIG_MAX_BACKENDS 64
+#define CONFIG_MAX_SERVERS 256 /* in all [backend] sections together */
+#define CONFIG_MAX_ROUTES 256
+#define CONFIG_MAX_CIDRS 32
+#define CONFIG_MAX_HIDE 16
 
 enum listen_mode {
 	LISTEN_FORWARD = 0,
@@ -30,6 +35,20 @@ struct config_admin {
 	socklen_t addrlen;
 };
 
+/* A network in CIDR notation (trusted_proxies). */
+struct config_cidr {
+	int family; /* AF_INET or AF_INET6 */
+	unsigned char addr[16];
+	unsigned prefix;
+};
+
+/* Which header a reverse listener sets to the client's address. */
+enum real_ip_header {
+	REAL_IP_OFF = 0,
+	REAL_IP_X_REAL_IP,
+	REAL_IP_TRUE_CLIENT_IP,
+};
+
 /* One [listen NAME] section. */
 struct config_listen {
 	char name[CONFIG_NAME_MAX];
@@ -41,7 +60,89 @@ struct config_listen {
 	unsigned n_connect_ports;
 	int x_forwarded_for; /* x_forwarded_for = off */
 	int allow_loopback;  /* allow_loopback = off */
-	int line;            /* line of the [listen] header */
+	/* reverse listeners */
+	char default_backend[CONFIG_NAME_MAX]; /* "" = none: 404 */
+	unsigned default_backend_idx;
+	int strict_host;    /* unknown Host: 421 instead of 404 */
+	int proxy_protocol; /* clients speak PROXY v1/v2 first */
+	int forwarded;      /* add an RFC 7239 Forwarded field */
+	enum real_ip_header real_ip_header;
+	char trusted_proxies[512]; /* as written */
+	struct config_cidr trusted[CONFIG_MAX_CIDRS];
+	unsigned n_trusted;
+	char hide_headers[512]; /* as written */
+	char hide[CONFIG_MAX_HIDE][64]; /* lower case */
+	unsigned n_hide;
+	int line; /* line of the [listen] header */
+};
+
+enum balance {
+	BALANCE_ROUNDROBIN = 0,
+	BALANCE_LEASTCONN,
+	BALANCE_HASH,
+	BALANCE_RANDOM,
+};
+
+enum hash_key {
+	HASH_KEY_SOURCE = 0,
+	HASH_KEY_URI,
+	HASH_KEY_HEADER,
+};
+
+enum send_proxy {
+	SEND_PROXY_OFF = 0,
+	SEND_PROXY_V1,
+	SEND_PROXY_V2,
+};
+
+/* One `server =` line of a [backend]. */
+struct config_server {
+	char name[128]; /* HOST:PORT as written */
+	struct sockaddr_storage addr;
+	socklen_t addrlen;
+	unsigned weight;    /* weight=N, 1..256; 1 */
+	unsigned max_conns; /* max_conns=N per worker; 0 = no limit */
+	int backup;         /* only when no other server is up */
+	unsigned backend;   /* index in config.backends */
+	int line;
+};
+
+/* One [backend NAME] section: a pool of servers. */
+struct config_backend {
+	char name[CONFIG_NAME_MAX];
+	unsigned server[CONFIG_MAX_SERVERS]; /* indexes in config.servers */
+	unsigned n_servers;
+	enum balance balance;
+	char hash_key[128]; /* as written */
+	enum hash_key hash_kind;
+	char hash_header[64]; /* header:NAME, lower case */
+	char check[256];      /* "" (off), "tcp", or "METHOD /path" */
+	uint64_t check_interval;
+	uint64_t check_timeout;
+	char check_status[16];    /* as written */
+	unsigned check_status_lo; /* expected status range */
+	unsigned check_status_hi;
+	unsigned rise;
+	unsigned fall;
+	uint64_t connect_timeout;  /* 0: [timeouts] connect */
+	uint64_t response_timeout; /* 0: [timeouts] upstream_response */
+	unsigned retries;
+	enum send_proxy send_proxy;
+	unsigned keepalive; /* idle connections per server and worker */
+	int line;
+};
+
+/* One [route NAME] section: which backend serves which requests. */
+struct config_route {
+	char name[CONFIG_NAME_MAX];
+	char listen[CONFIG_NAME_MAX]; /* "" = every reverse listener */
+	char host[256];               /* "" any; exact, or .suffix */
+	char path[256];               /* "" any; a prefix */
+	char path_regex[256];         /* "" none; PCRE2 */
+	char backend[CONFIG_NAME_MAX];
+	unsigned backend_idx;
+	char upgrade[128]; /* protocols Upgrade may switch to */
+	int line;
 };
 
 /* [timeouts], all in milliseconds. */
@@ -90,6 +191,12 @@ struct config {
 	struct config_admin admin;
 	struct config_listen listens[CONFIG_MAX_LISTENS];
 	unsigned n_listens;
+	struct config_backend backends[CONFIG_MAX_BACKENDS];
+	unsigned n_backends;
+	struct config_server servers[CONFIG_MAX_SERVERS];
+	unsigned n_servers;
+	struct config_route routes[CONFIG_MAX_ROUTES];
+	unsigned n_routes;
 };
 
 #endif

@@ -13,6 +13,7 @@
  * The first error stops the load: reader() then reports end of file.
  */
 #include "common/config.h"
+#include "common/config_reverse.h"
 #include "common/ini_file.h"
 
 #include <ctype.h>
@@ -58,6 +59,20 @@ enum type {
 	T_ports,
 	T_admin_address,
 	T_log_format,
+	T_ref,
+	T_cidrs,
+	T_real_ip,
+	T_hide,
+	T_server,
+	T_balance,
+	T_hash_key,
+	T_check,
+	T_status_range,
+	T_send_proxy,
+	T_route_host,
+	T_route_path,
+	T_regex,
+	T_upgrade,
 };
 
 /* The C type each value type writes, so that a row naming a member of
@@ -77,6 +92,20 @@ enum type {
 #define CTYPE_ports uint16_t *
 #define CTYPE_admin_address char *
 #define CTYPE_log_format enum access_log_format
+#define CTYPE_ref char *
+#define CTYPE_cidrs char *
+#define CTYPE_real_ip enum real_ip_header
+#define CTYPE_hide char *
+#define CTYPE_server unsigned *
+#define CTYPE_balance enum balance
+#define CTYPE_hash_key char *
+#define CTYPE_check char *
+#define CTYPE_status_range char *
+#define CTYPE_send_proxy enum send_proxy
+#define CTYPE_route_host char *
+#define CTYPE_route_path char *
+#define CTYPE_regex char *
+#define CTYPE_upgrade char *
 
 #define CONFIG_KEY(section, st, key, type, min, max, def, help)          \
 	_Static_assert(_Generic(((struct st *)0)->key, CTYPE_##type : 1, \
@@ -122,17 +151,17 @@ static const struct key keys[] = {
 #include "common/tbl/config_keys.h"
 };
 
-_Static_assert(N_ELEMS(keys) <= 64, "loader.seen is a 64-bit set");
-
 /* The state of one load, shared by reader() and handle(). */
 struct loader {
 	struct config *cfg;
-	struct ini_file *ini;         /* the file, its line, its error */
-	struct config_listen *listen; /* the [listen] being read */
+	struct ini_file *ini;           /* the file, its line, its error */
+	struct config_listen *listen;   /* the [listen] being read */
+	struct config_backend *backend; /* the [backend] being read */
+	size_t inst;                    /* its index among its kind */
 	enum section sect;
 	int sect_line;                    /* its header's line */
 	char label[CONFIG_NAME_MAX + 16]; /* "[listen NAME]" for messages */
-	uint64_t seen;                    /* keys set in this section */
+	unsigned char seen[KEY_COUNT];    /* keys set in this section */
 	int key_line[KEY_COUNT];          /* where each was last set */
 	int single_line[SECT_NONE];       /* where a single section opened */
 };
@@ -160,6 +189,12 @@ section_off(enum section sect, size_t i)
 	case SECT_listen:
 		return offsetof(struct config, listens) +
 		       i * sizeof(struct config_listen);
+	case SECT_backend:
+		return offsetof(struct config, backends) +
+		       i * sizeof(struct config_backend);
+	case SECT_route:
+		return offsetof(struct config, routes) +
+		       i * sizeof(struct config_route);
 	default:
 		abort(); /* a section row without a case here */
 	}
@@ -168,7 +203,7 @@ section_off(enum section sect, size_t i)
 static void *
 field_of(struct loader *ld, const struct key *k)
 {
-	size_t i = ld->listen ? (size_t)(ld->listen - ld->cfg->listens) : 0;
+	size_t i = sections[k->sect].kind == KIND_named ? ld->inst : 0;
 
 	return (char *)ld->cfg + section_off(k->sect, i) + k->off;
 }
@@ -400,17 +435,8 @@ set_mode(struct loader *ld, const struct key *k, const char *v, char *why,
 {
 	enum listen_mode mode;
 
-	if (config_parse_mode(v, &mode) < 0)
-		return bad(why, n, "mode", v, "forward");
-	/* the enum has it so the core can be written for it already */
-	if (mode == LISTEN_ADMIN) {
-		snprintf(why, n, "admin is set by the [admin] section");
-		return -1;
-	}
-	if (mode == LISTEN_REVERSE) {
-		snprintf(why, n, "reverse is not supported yet (only forward)");
-		return -1;
-	}
+	if (config_parse_mode(v, &mode) < 0 || mode == LISTEN_ADMIN)
+		return bad(why, n, "mode", v, "forward or reverse");
 	*(enum listen_mode *)field_of(ld, k) = mode;
 	return 0;
 }
@@ -484,6 +510,177 @@ set_address(struct loader *ld, const struct key *k, const char *v, char *why,
 	l->addr = ss;
 	l->addrlen = len;
 	return 0;
+}
+
+/* ---- Setters of the reverse-proxy keys (parsers: config_reverse.c) ---- */
+
+/* A section name another section refers to; checked at the end. */
+static int
+set_ref(struct loader *ld, const struct key *k, const char *v, char *why,
+        size_t n)
+{
+	if (v[0] && !ini_file_valid_name(v, CONFIG_NAME_MAX))
+		return bad(why, n, "section name", v,
+		           "1..63 of A-Z a-z 0-9 _ . -");
+	return set_str(ld, k, v, why, n);
+}
+
+static int
+set_cidrs(struct loader *ld, const struct key *k, const char *v, char *why,
+          size_t n)
+{
+	struct config_listen *l = ld->listen;
+
+	if (config_parse_cidrs(v, l->trusted, CONFIG_MAX_CIDRS,
+	                       &l->n_trusted) < 0)
+		return bad(why, n, "CIDR list", v,
+		           "e.g. 10.0.0.0/8, ::1; at most 32");
+	return set_str(ld, k, v, why, n);
+}
+
+static int
+set_real_ip(struct loader *ld, const struct key *k, const char *v, char *why,
+            size_t n)
+{
+	if (config_parse_real_ip(v, (enum real_ip_header *)field_of(ld, k)) <
+	    0)
+		return bad(why, n, "value", v,
+		           "off, x-real-ip or true-client-ip");
+	return 0;
+}
+
+static int
+set_hide(struct loader *ld, const struct key *k, const char *v, char *why,
+         size_t n)
+{
+	struct config_listen *l = ld->listen;
+
+	if (config_parse_field_names(v, l->hide, CONFIG_MAX_HIDE, &l->n_hide) <
+	    0)
+		return bad(why, n, "field list", v,
+		           "off, or field names separated by commas; at "
+		           "most 16");
+	return set_str(ld, k, v, why, n);
+}
+
+/* A `server =` line: one more server of this backend. */
+static int
+set_server(struct loader *ld, const struct key *k, const char *v, char *why,
+           size_t n)
+{
+	struct config *cfg = ld->cfg;
+	struct config_backend *b = ld->backend;
+	struct config_server *sv;
+
+	(void)k;
+	if (cfg->n_servers == CONFIG_MAX_SERVERS) {
+		snprintf(why, n, "too many servers (max %d in all backends)",
+		         CONFIG_MAX_SERVERS);
+		return -1;
+	}
+	sv = &cfg->servers[cfg->n_servers];
+	if (config_parse_server(v, sv, why, n) < 0)
+		return -1;
+	sv->backend = (unsigned)ld->inst;
+	sv->line = ld->ini->line;
+	b->server[b->n_servers++] = cfg->n_servers++;
+	return 0;
+}
+
+static int
+set_balance(struct loader *ld, const struct key *k, const char *v, char *why,
+            size_t n)
+{
+	if (config_parse_balance(v, (enum balance *)field_of(ld, k)) < 0)
+		return bad(why, n, "balance", v,
+		           "roundrobin, leastconn, hash or random");
+	return 0;
+}
+
+static int
+set_hash_key(struct loader *ld, const struct key *k, const char *v, char *why,
+             size_t n)
+{
+	struct config_backend *b = ld->backend;
+
+	if (config_parse_hash_key(v, &b->hash_kind, b->hash_header,
+	                          sizeof(b->hash_header)) < 0)
+		return bad(why, n, "hash key", v,
+		           "source, uri or header:NAME");
+	return set_str(ld, k, v, why, n);
+}
+
+static int
+set_check(struct loader *ld, const struct key *k, const char *v, char *why,
+          size_t n)
+{
+	if (config_parse_check(v) < 0)
+		return bad(why, n, "check", v, "off, tcp, or GET /path");
+	return set_str(ld, k, v, why, n);
+}
+
+static int
+set_status_range(struct loader *ld, const struct key *k, const char *v,
+                 char *why, size_t n)
+{
+	struct config_backend *b = ld->backend;
+
+	if (config_parse_status_range(v, &b->check_status_lo,
+	                              &b->check_status_hi) < 0)
+		return bad(why, n, "status range", v, "200, 200-299 or 2xx");
+	return set_str(ld, k, v, why, n);
+}
+
+static int
+set_send_proxy(struct loader *ld, const struct key *k, const char *v,
+               char *why, size_t n)
+{
+	if (config_parse_send_proxy(v, (enum send_proxy *)field_of(ld, k)) < 0)
+		return bad(why, n, "send_proxy", v, "off, v1 or v2");
+	return 0;
+}
+
+static int
+set_route_host(struct loader *ld, const struct key *k, const char *v,
+               char *why, size_t n)
+{
+	char *p;
+
+	if (config_parse_route_host(v) < 0)
+		return bad(why, n, "host", v, "a name, or .suffix");
+	if (set_str(ld, k, v, why, n) < 0)
+		return -1;
+	for (p = field_of(ld, k); *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	return 0;
+}
+
+static int
+set_route_path(struct loader *ld, const struct key *k, const char *v,
+               char *why, size_t n)
+{
+	if (config_parse_route_path(v) < 0)
+		return bad(why, n, "path", v, "a prefix starting with /");
+	return set_str(ld, k, v, why, n);
+}
+
+static int
+set_regex(struct loader *ld, const struct key *k, const char *v, char *why,
+          size_t n)
+{
+	if (config_parse_regex(v, why, n) < 0)
+		return -1;
+	return set_str(ld, k, v, why, n);
+}
+
+static int
+set_upgrade(struct loader *ld, const struct key *k, const char *v, char *why,
+            size_t n)
+{
+	if (config_parse_upgrade(v) < 0)
+		return bad(why, n, "protocol list", v,
+		           "off, or tokens such as websocket");
+	return set_str(ld, k, v, why, n);
 }
 
 /* ---- Printers, for the dump: the inverse of the setters. ---- */
@@ -565,6 +762,59 @@ fmt_ports(const void *base, const struct key *k, char *buf, size_t n)
 		                         i ? ", " : "", l->connect_ports[i]);
 }
 
+static void
+fmt_real_ip(const void *base, const struct key *k, char *buf, size_t n)
+{
+	snprintf(buf, n, "%s",
+	         config_real_ip_name(
+	                 *(const enum real_ip_header *)cfield(base, k)));
+}
+
+static void
+fmt_balance(const void *base, const struct key *k, char *buf, size_t n)
+{
+	snprintf(buf, n, "%s",
+	         config_balance_name(*(const enum balance *)cfield(base, k)));
+}
+
+static void
+fmt_send_proxy(const void *base, const struct key *k, char *buf, size_t n)
+{
+	snprintf(buf, n, "%s",
+	         config_send_proxy_name(
+	                 *(const enum send_proxy *)cfield(base, k)));
+}
+
+/* Every server of the backend, one `server =` line each (the dump
+ * writes the first "server = "). */
+static const struct config *dump_cfg;
+
+static void
+fmt_server(const void *base, const struct key *k, char *buf, size_t n)
+{
+	const struct config_backend *b = base;
+	const struct config_server *sv;
+	size_t used = 0;
+	unsigned i;
+
+	(void)k;
+	buf[0] = '\0';
+	for (i = 0; i < b->n_servers && used < n; i++) {
+		sv = &dump_cfg->servers[b->server[i]];
+		used += (size_t)snprintf(buf + used, n - used, "%s%s",
+		                         i ? "\nserver = " : "", sv->name);
+		if (sv->weight != 1 && used < n)
+			used += (size_t)snprintf(buf + used, n - used,
+			                         " weight=%u", sv->weight);
+		if (sv->max_conns && used < n)
+			used += (size_t)snprintf(buf + used, n - used,
+			                         " max_conns=%u", sv->max_conns);
+		if (sv->backup && used < n)
+			used += (size_t)snprintf(buf + used, n - used,
+			                         " backup");
+	}
+}
+
 struct type_def {
 	set_fn set;
 	fmt_fn fmt;
@@ -586,6 +836,20 @@ static const struct type_def types[] = {
         [T_ports] = {set_ports, fmt_ports},
         [T_admin_address] = {set_admin_address, fmt_admin_address},
         [T_log_format] = {set_log_format, fmt_log_format},
+        [T_ref] = {set_ref, fmt_str},
+        [T_cidrs] = {set_cidrs, fmt_str},
+        [T_real_ip] = {set_real_ip, fmt_real_ip},
+        [T_hide] = {set_hide, fmt_str},
+        [T_server] = {set_server, fmt_server},
+        [T_balance] = {set_balance, fmt_balance},
+        [T_hash_key] = {set_hash_key, fmt_str},
+        [T_check] = {set_check, fmt_str},
+        [T_status_range] = {set_status_range, fmt_str},
+        [T_send_proxy] = {set_send_proxy, fmt_send_proxy},
+        [T_route_host] = {set_route_host, fmt_str},
+        [T_route_path] = {set_route_path, fmt_str},
+        [T_regex] = {set_regex, fmt_str},
+        [T_upgrade] = {set_upgrade, fmt_str},
 };
 
 /* ---- Sections. ---- */
@@ -615,19 +879,25 @@ enter(struct loader *ld, enum section sect, const char *name)
 {
 	ld->sect = sect;
 	ld->sect_line = ld->ini->line;
-	ld->seen = 0;
+	memset(ld->seen, 0, sizeof(ld->seen));
 	snprintf(ld->label, sizeof(ld->label), "[%s%s%s]", sections[sect].name,
 	         name[0] ? " " : "", name);
 }
 
-/* The checks a section can only make once all its keys are in. */
+/* The checks a section can only make once all its keys are in: every
+ * key without a default was given. */
 static int
 section_end(struct loader *ld)
 {
-	if (ld->sect == SECT_listen &&
-	    !(ld->seen & (UINT64_C(1) << KEY_listen_address)))
-		return fail(ld, ld->sect_line, "%s: address is required",
-		            ld->label);
+	const struct key *k;
+
+	if (ld->sect == SECT_NONE)
+		return 0;
+	for (k = keys; k < keys + N_ELEMS(keys); k++)
+		if (k->sect == ld->sect && k->def == NULL &&
+		    !ld->seen[k - keys])
+			return fail(ld, ld->sect_line, "%s: %s is required",
+			            ld->label, k->name);
 	return 0;
 }
 
@@ -646,36 +916,84 @@ single_begin(struct loader *ld, enum section sect, const char *name)
 	return 0;
 }
 
-/* [listen NAME]: a new listener with the listen defaults. */
-static int
-listen_begin(struct loader *ld, const char *name)
+/* Where the instances of a named section live in struct config: their
+ * count, capacity, and each one's name and header line. */
+struct named {
+	size_t count; /* offset of the unsigned count */
+	unsigned max;
+	size_t size;  /* of one instance */
+	size_t first; /* offset of instance 0, whose name leads it */
+	size_t line;  /* offset of its `int line` in an instance */
+};
+
+#define NAMED(arr, n, max, st)                                          \
+	(struct named)                                                  \
+	{                                                               \
+		offsetof(struct config, n), max, sizeof(struct st),     \
+		        offsetof(struct config, arr), offsetof(struct st, \
+		                                               line)    \
+	}
+
+static struct named
+named_of(enum section sect)
 {
-	struct config *cfg = ld->cfg;
-	unsigned i;
+	switch (sect) {
+	case SECT_listen:
+		return NAMED(listens, n_listens, CONFIG_MAX_LISTENS,
+		             config_listen);
+	case SECT_backend:
+		return NAMED(backends, n_backends, CONFIG_MAX_BACKENDS,
+		             config_backend);
+	case SECT_route:
+		return NAMED(routes, n_routes, CONFIG_MAX_ROUTES, config_route);
+	default:
+		abort(); /* a named section without a case here */
+	}
+}
+
+_Static_assert(offsetof(struct config_listen, name) == 0 &&
+                       offsetof(struct config_backend, name) == 0 &&
+                       offsetof(struct config_route, name) == 0,
+               "a named section's struct starts with its name");
+
+/* [listen NAME], [backend NAME], [route NAME]: a new instance with the
+ * section's defaults. */
+static int
+named_begin(struct loader *ld, enum section sect, const char *name)
+{
+	struct named nd = named_of(sect);
+	const char *word = sections[sect].name;
+	char *base = (char *)ld->cfg, *inst;
+	unsigned *count = (unsigned *)(base + nd.count), i;
 
 	if (name[0] == '\0')
-		return fail(ld, ld->ini->line,
-		            "[listen] needs a name: [listen NAME]");
+		return fail(ld, ld->ini->line, "[%s] needs a name: [%s NAME]",
+		            word, word);
 	if (!ini_file_valid_name(name, CONFIG_NAME_MAX))
 		return fail(ld, ld->ini->line,
-		            "bad listen name '%s' (1..63 of A-Z a-z 0-9 _ . -)",
-		            name);
-	for (i = 0; i < cfg->n_listens; i++)
-		if (strcmp(cfg->listens[i].name, name) == 0)
+		            "bad %s name '%s' (1..63 of A-Z a-z 0-9 _ . -)",
+		            word, name);
+	for (i = 0; i < *count; i++) {
+		inst = base + nd.first + i * nd.size;
+		if (strcmp(inst, name) == 0)
 			return fail(ld, ld->ini->line,
-			            "duplicate section [listen %s] (first at "
+			            "duplicate section [%s %s] (first at "
 			            "line %d)",
-			            name, cfg->listens[i].line);
-	if (cfg->n_listens == CONFIG_MAX_LISTENS)
+			            word, name, *(int *)(inst + nd.line));
+	}
+	if (*count == nd.max)
 		return fail(ld, ld->ini->line,
-		            "too many [listen] sections (max %d)",
-		            CONFIG_MAX_LISTENS);
-	ld->listen = &cfg->listens[cfg->n_listens++];
-	memset(ld->listen, 0, sizeof(*ld->listen));
-	strcpy(ld->listen->name, name);
-	ld->listen->line = ld->ini->line;
-	enter(ld, SECT_listen, name);
-	apply_defaults(ld, SECT_listen);
+		            "too many [%s] sections (max %u)", word, nd.max);
+	ld->inst = (*count)++;
+	inst = base + nd.first + ld->inst * nd.size;
+	memset(inst, 0, nd.size);
+	strcpy(inst, name);
+	*(int *)(inst + nd.line) = ld->ini->line;
+	ld->listen = sect == SECT_listen ? (struct config_listen *)inst : NULL;
+	ld->backend =
+	        sect == SECT_backend ? (struct config_backend *)inst : NULL;
+	enter(ld, sect, name);
+	apply_defaults(ld, sect);
 	return 0;
 }
 
@@ -689,9 +1007,8 @@ section_begin(struct loader *ld, const char *word, const char *name)
 	for (i = 0; i < N_ELEMS(sections); i++) {
 		if (strcmp(sections[i].name, word) != 0)
 			continue;
-		/* listen is the only named kind so far */
 		if (sections[i].kind == KIND_named)
-			return listen_begin(ld, name);
+			return named_begin(ld, (enum section)i, name);
 		return single_begin(ld, (enum section)i, name);
 	}
 	return fail(ld, ld->ini->line, "unknown section [%s%s%s]", word,
@@ -715,7 +1032,6 @@ static int
 key_set(struct loader *ld, const char *name, const char *value)
 {
 	const struct key *k;
-	uint64_t bit;
 	char why[384];
 
 	if (ld->sect == SECT_NONE)
@@ -725,15 +1041,15 @@ key_set(struct loader *ld, const char *name, const char *value)
 	if (k == NULL)
 		return fail(ld, ld->ini->line, "unknown key '%s' in %s", name,
 		            ld->label);
-	bit = UINT64_C(1) << (k - keys);
-	if (ld->seen & bit)
+	/* server lines repeat: each is one more server */
+	if (ld->seen[k - keys] && k->type != T_server)
 		return fail(ld, ld->ini->line,
 		            "duplicate key '%s' (first at line %d)", name,
 		            ld->key_line[k - keys]);
 	if (types[k->type].set(ld, k, value, why, sizeof(why)) < 0)
 		return fail(ld, ld->ini->line, "%s %s: %s", ld->label, name,
 		            why);
-	ld->seen |= bit;
+	ld->seen[k - keys] = 1;
 	ld->key_line[k - keys] = ld->ini->line;
 	return 0;
 }
@@ -789,6 +1105,89 @@ check_syslog_target(struct loader *ld, const char *v, const char *key, int line)
 	            key, v + 7);
 }
 
+static int
+find_backend(const struct config *cfg, const char *name, unsigned *idx)
+{
+	unsigned i;
+
+	for (i = 0; i < cfg->n_backends; i++)
+		if (strcmp(cfg->backends[i].name, name) == 0) {
+			*idx = i;
+			return 0;
+		}
+	return -1;
+}
+
+static const struct config_listen *
+find_listen(const struct config *cfg, const char *name)
+{
+	unsigned i;
+
+	for (i = 0; i < cfg->n_listens; i++)
+		if (strcmp(cfg->listens[i].name, name) == 0)
+			return &cfg->listens[i];
+	return NULL;
+}
+
+/* A reverse listener needs somewhere to send requests. */
+static int
+listen_has_route(const struct config *cfg, const struct config_listen *l)
+{
+	unsigned i;
+
+	if (l->default_backend[0])
+		return 1;
+	for (i = 0; i < cfg->n_routes; i++)
+		if (!cfg->routes[i].listen[0] ||
+		    strcmp(cfg->routes[i].listen, l->name) == 0)
+			return 1;
+	return 0;
+}
+
+/* The names sections give each other, once every section is in. */
+static int
+finish_reverse(struct loader *ld)
+{
+	struct config *cfg = ld->cfg;
+	struct config_listen *l;
+	struct config_route *r;
+	const struct config_listen *rl;
+
+	for (l = cfg->listens; l < cfg->listens + cfg->n_listens; l++) {
+		if (l->default_backend[0] && l->mode != LISTEN_REVERSE)
+			return fail(ld, l->line,
+			            "[listen %s] default_backend: only for "
+			            "mode = reverse",
+			            l->name);
+		if (l->default_backend[0] &&
+		    find_backend(cfg, l->default_backend,
+		                 &l->default_backend_idx) < 0)
+			return fail(ld, l->line,
+			            "[listen %s] default_backend: no [backend "
+			            "%s]",
+			            l->name, l->default_backend);
+		if (l->mode == LISTEN_REVERSE && !listen_has_route(cfg, l))
+			return fail(ld, l->line,
+			            "[listen %s]: mode = reverse needs a "
+			            "default_backend or a [route]",
+			            l->name);
+	}
+	for (r = cfg->routes; r < cfg->routes + cfg->n_routes; r++) {
+		if (find_backend(cfg, r->backend, &r->backend_idx) < 0)
+			return fail(ld, r->line,
+			            "[route %s] backend: no [backend %s]",
+			            r->name, r->backend);
+		if (!r->listen[0])
+			continue;
+		rl = find_listen(cfg, r->listen);
+		if (!rl || rl->mode != LISTEN_REVERSE)
+			return fail(ld, r->line,
+			            "[route %s] listen: no reverse [listen %s]",
+			            r->name, r->listen);
+	}
+	return 0;
+}
+
 /* What can only be checked at the end of the file. */
 static int
 finish(struct loader *ld)
@@ -806,7 +1205,7 @@ finish(struct loader *ld)
 		return -1;
 	if (cfg->n_listens == 0)
 		return fail(ld, 0, "no [listen] section");
-	if (add_admin_listener(ld) < 0)
+	if (finish_reverse(ld) < 0 || add_admin_listener(ld) < 0)
 		return -1;
 	if (cfg->max_uri_size <= cfg->max_header_size)
 		return 0;
@@ -893,7 +1292,7 @@ dump_section(FILE *out, const struct config *cfg, enum section sect, size_t i,
 {
 	const void *base = (const char *)cfg + section_off(sect, i);
 	const struct key *k;
-	char value[1024];
+	char value[16384];
 
 	fprintf(out, "\n; %s\n[%s%s%s]\n", sections[sect].help,
 	        sections[sect].name, name[0] ? " " : "", name);
@@ -908,8 +1307,10 @@ dump_section(FILE *out, const struct config *cfg, enum section sect, size_t i,
 void
 config_dump(const struct config *cfg, FILE *out)
 {
-	size_t s, i;
+	struct named nd;
+	size_t s, i, n;
 
+	dump_cfg = cfg;
 	fprintf(out, "; proxyd configuration%s%s\n", cfg->path[0] ? ": " : "",
 	        cfg->path);
 	for (s = 0; s < N_ELEMS(sections); s++) {
@@ -917,11 +1318,16 @@ config_dump(const struct config *cfg, FILE *out)
 			dump_section(out, cfg, (enum section)s, 0, "");
 			continue;
 		}
-		/* listen is the only named kind so far; [admin] made its
-		 * own listener, dumped above as [admin] */
-		for (i = 0; i < cfg->n_listens; i++)
-			if (cfg->listens[i].mode != LISTEN_ADMIN)
-				dump_section(out, cfg, (enum section)s, i,
-				             cfg->listens[i].name);
+		nd = named_of((enum section)s);
+		n = *(const unsigned *)((const char *)cfg + nd.count);
+		for (i = 0; i < n; i++) {
+			/* [admin] made its own listener, dumped as [admin] */
+			if (s == SECT_listen &&
+			    cfg->listens[i].mode == LISTEN_ADMIN)
+				continue;
+			dump_section(out, cfg, (enum section)s, i,
+			             (const char *)cfg + nd.first +
+			                     i * nd.size);
+		}
 	}
 }

@@ -33,6 +33,10 @@ CONFIG_SECTION(admin, config_admin, single,
 	"The metrics endpoint: GET /metrics (Prometheus), /stats.json")
 CONFIG_SECTION(listen, config_listen, named,
 	"A listening socket; NAME is 1..63 of A-Z a-z 0-9 _ . -")
+CONFIG_SECTION(backend, config_backend, named,
+	"A pool of servers reverse listeners send requests to")
+CONFIG_SECTION(route, config_route, named,
+	"Which backend serves a request: first match in file order")
 
 CONFIG_KEY(proxyd, config, workers, workers, "", "", "auto",
 	"Worker processes: auto (one per online CPU) or 1..256")
@@ -100,13 +104,75 @@ CONFIG_KEY(admin, config_admin, address, admin_address, "", "", "off",
 CONFIG_KEY(listen, config_listen, address, address, "", "", NULL,
 	"IP:PORT, [IPv6]:PORT, or *:PORT for every IPv4 address")
 CONFIG_KEY(listen, config_listen, mode, mode, "", "", "forward",
-	"forward (reverse is not supported yet)")
+	"forward (clients name the origin) or reverse (we name it)")
 CONFIG_KEY(listen, config_listen, connect_ports, ports, "", "", "443",
 	"Ports CONNECT may reach, comma-separated")
 CONFIG_KEY(listen, config_listen, x_forwarded_for, bool, "", "", "off",
-	"Add X-Forwarded-For with the client's address: on or off")
+	"Forward: add X-Forwarded-For (reverse listeners always do)")
 CONFIG_KEY(listen, config_listen, allow_loopback, bool, "", "", "off",
 	"Let clients reach this host's loopback (127/8, ::1): on or off")
+CONFIG_KEY(listen, config_listen, default_backend, ref, "", "", "",
+	"Reverse: backend for requests no route takes; empty = 404")
+CONFIG_KEY(listen, config_listen, strict_host, bool, "", "", "off",
+	"Reverse: a Host no route names gets 421, not the default")
+CONFIG_KEY(listen, config_listen, proxy_protocol, bool, "", "", "off",
+	"Clients send a PROXY v1/v2 header first (behind an L4 balancer)")
+CONFIG_KEY(listen, config_listen, trusted_proxies, cidrs, "", "", "",
+	"Reverse: CIDRs whose X-Forwarded-For is kept and believed")
+CONFIG_KEY(listen, config_listen, forwarded, bool, "", "", "off",
+	"Reverse: also add an RFC 7239 Forwarded field")
+CONFIG_KEY(listen, config_listen, real_ip_header, real_ip, "", "", "off",
+	"Reverse: off, x-real-ip or true-client-ip (set to the client)")
+CONFIG_KEY(listen, config_listen, hide_headers, hide, "", "",
+	"Server, X-Powered-By",
+	"Reverse: response fields removed to hide the backends")
+
+CONFIG_KEY(backend, config_backend, server, server, "", "", NULL,
+	"Repeatable: HOST:PORT [weight=N] [max_conns=N] [backup]")
+CONFIG_KEY(backend, config_backend, balance, balance, "", "", "roundrobin",
+	"roundrobin, leastconn, hash or random (two choices)")
+CONFIG_KEY(backend, config_backend, hash_key, hash_key, "", "", "source",
+	"balance = hash: source, uri or header:NAME")
+CONFIG_KEY(backend, config_backend, check, check, "", "", "off",
+	"Active health check: off, tcp, or METHOD /path")
+CONFIG_KEY(backend, config_backend, check_interval, duration,
+	"100ms", "1h", "2s",
+	"Time between two checks of a server")
+CONFIG_KEY(backend, config_backend, check_timeout, duration,
+	"10ms", "1m", "2s",
+	"A check that has not answered by then failed")
+CONFIG_KEY(backend, config_backend, check_status, status_range, "", "",
+	"200-399",
+	"Check answers that count as up: 200, 200-299 or 2xx")
+CONFIG_KEY(backend, config_backend, rise, uint, "1", "100", "2",
+	"Successes in a row that bring a down server back")
+CONFIG_KEY(backend, config_backend, fall, uint, "1", "100", "3",
+	"Failures in a row (checks or requests) that take it out")
+CONFIG_KEY(backend, config_backend, connect_timeout, duration,
+	"0ms", "24h", "0ms",
+	"Connecting to a server; 0 = [timeouts] connect")
+CONFIG_KEY(backend, config_backend, response_timeout, duration,
+	"0ms", "24h", "0ms",
+	"Response head, body stall; 0 = [timeouts] upstream_response")
+CONFIG_KEY(backend, config_backend, retries, uint, "0", "16", "2",
+	"Other servers a failed request may be tried on")
+CONFIG_KEY(backend, config_backend, send_proxy, send_proxy, "", "", "off",
+	"Send a PROXY header to the servers: off, v1 or v2")
+CONFIG_KEY(backend, config_backend, keepalive, uint, "0", "10000", "32",
+	"Idle connections kept per server and worker")
+
+CONFIG_KEY(route, config_route, listen, ref, "", "", "",
+	"Only for this [listen]; empty = every reverse listener")
+CONFIG_KEY(route, config_route, host, route_host, "", "", "",
+	"Host: exact name, or .suffix for it and its subdomains")
+CONFIG_KEY(route, config_route, path, route_path, "", "", "",
+	"Path prefix, starting with /")
+CONFIG_KEY(route, config_route, path_regex, regex, "", "", "",
+	"Path and query matched by a PCRE2 pattern")
+CONFIG_KEY(route, config_route, backend, ref, "1", "", NULL,
+	"The [backend] that serves what this route takes")
+CONFIG_KEY(route, config_route, upgrade, upgrade, "", "", "websocket",
+	"Protocols Upgrade may switch to (comma list), or off")
 /* clang-format on */
 
 #undef CONFIG_SECTION

@@ -872,10 +872,10 @@ static const struct {
         {LISTEN "[listen b]\n",
          "proxyd.ini:3: [listen b]: address is required"},
         {LISTEN "mode = reverse\n",
-         "proxyd.ini:3: [listen a] mode: reverse is not supported yet (only "
-         "forward)"},
+         "proxyd.ini:1: [listen a]: mode = reverse needs a default_backend "
+         "or a [route]"},
         {LISTEN "mode = fwd\n", "proxyd.ini:3: [listen a] mode: bad mode 'fwd' "
-                                "(forward)"},
+                                "(forward or reverse)"},
         {LISTEN "address = :80\n",
          "proxyd.ini:3: duplicate key 'address' (first at line 2)"},
         {"[listen a]\naddress = localhost:3128\n",
