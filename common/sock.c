@@ -25,6 +25,18 @@ sock_ip_str(const struct sockaddr *sa, char *out, size_t len)
 	return out;
 }
 
+unsigned
+sock_port(const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET6)
+		return ntohs(
+		        ((const struct sockaddr_in6 *)(const void *)sa)->sin6_port);
+	if (sa->sa_family == AF_INET)
+		return ntohs(
+		        ((const struct sockaddr_in *)(const void *)sa)->sin_port);
+	return 0;
+}
+
 const char *
 sock_addr_str(const struct sockaddr *sa, char *out, size_t len)
 {

@@ -21,6 +21,7 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "rules/rules.h"
+#include "shm/backends.h"
 #include "shm/shm.h"
 #include "worker/stats.h"
 #include "worker/worker.h"
@@ -53,6 +54,7 @@ static struct {
 	struct slot slots[MASTER_MAX_SLOTS];
 	struct shm_segment shm;
 	struct rules_area rules_area; /* the current generation's */
+	struct backends_area backends_area; /* the same; base NULL: none */
 	int stopping;
 	uint64_t stop_deadline;
 	int foreground;
@@ -70,31 +72,6 @@ now_ms(void)
 #define MASTER_STAT_INC(name)                                            \
 	__atomic_fetch_add(&shm_master_counters(&m.shm)[STAT_##name], 1, \
 	                   __ATOMIC_RELAXED)
-
-/* A worker starts with stdio, the error log and its own listeners only:
- * not the master's signalfd, not listeners a reload is retiring. */
-static void
-close_inherited(const int *fds, unsigned n)
-{
-	int keep[CONFIG_MAX_LISTENS + 1], k = 0, i, j, t, low = 3;
-
-	for (i = 0; i < (int)n; i++)
-		keep[k++] = fds[i];
-	keep[k++] = log_carrier_fd();
-	for (i = 1; i < k; i++) /* insertion sort: a few entries */
-		for (j = i; j > 0 && keep[j - 1] > keep[j]; j--) {
-			t = keep[j];
-			keep[j] = keep[j - 1];
-			keep[j - 1] = t;
-		}
-	for (i = 0; i < k; i++) {
-		if (keep[i] > low)
-			close_range((unsigned)low, (unsigned)keep[i] - 1, 0);
-		if (keep[i] >= low)
-			low = keep[i] + 1;
-	}
-	close_range((unsigned)low, ~0U, 0);
-}
 
 /* The rules area for the generation about to start (none without
  * rules).  0, or -1 (logged). */
@@ -115,6 +92,21 @@ publish_rules(struct rules_area *a)
 	return -1;
 }
 
+/* The backends area for the generation about to start (none without
+ * backends); servers also in `old` keep their health.  0, or -1. */
+static int
+publish_backends(struct backends_area *a, const struct backends_area *old)
+{
+	char err[512];
+
+	if (shm_backends_publish(a, m.shm.path, m.cfg, m.cfg->workers,
+	                         m.generation, master_shm_group(m.cfg), old,
+	                         err, sizeof(err)) == 0)
+		return 0;
+	log_error("%s", err);
+	return -1;
+}
+
 static int
 spawn(unsigned i)
 {
@@ -127,6 +119,8 @@ spawn(unsigned i)
 	        .stats = shm_slot_counters(&m.shm, i),
 	        .heartbeat = &shm_slot(&m.shm, i)->heartbeat,
 	        .rule_hits = rules_area_hits(&m.rules_area, m.slots[i].row),
+	        .backends_area = m.backends_area.base,
+	        .backend_row = m.slots[i].row,
 	        .shm_base = m.shm.base,
 	        .shm_size = m.shm.size,
 	        .uid = m.uid,
@@ -140,7 +134,7 @@ spawn(unsigned i)
 		return -1;
 	}
 	if (pid == 0) {
-		close_inherited(m.fds, m.cfg->n_listens);
+		master_close_inherited(m.fds, m.cfg->n_listens);
 		worker_main(&h);
 	}
 	m.slots[i] = (struct slot){.state = SLOT_RUNNING,
@@ -237,6 +231,8 @@ reap_children(void)
 	pid_t pid;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		if (master_checker_reaped(pid, status, m.stopping))
+			continue;
 		if ((i = find_pid(pid)) < 0)
 			continue;
 		shm_slot_retire(&m.shm, (unsigned)i);
@@ -258,6 +254,7 @@ respawn_due(void)
 	uint64_t now = now_ms();
 	unsigned i;
 
+	master_checker_tick();
 	for (i = 0; i < MASTER_MAX_SLOTS; i++) {
 		struct slot *s = &m.slots[i];
 
@@ -344,6 +341,7 @@ reload(void)
 	struct config *cfg, *old = m.cfg;
 	struct rules *rules, *old_rules = m.rules;
 	struct rules_area old_area;
+	struct backends_area old_backends;
 	int fds[CONFIG_MAX_LISTENS], old_fds[CONFIG_MAX_LISTENS];
 	unsigned old_gen = m.generation;
 	uid_t uid;
@@ -369,7 +367,10 @@ reload(void)
 	apply_master_settings(old, cfg);
 	master_prepare_logs(cfg, uid, gid, m.foreground);
 	old_area = m.rules_area;
-	if (publish_rules(&m.rules_area) < 0 || spawn_generation() < 0) {
+	old_backends = m.backends_area;
+	if (publish_rules(&m.rules_area) < 0 ||
+	    publish_backends(&m.backends_area, &old_backends) < 0 ||
+	    spawn_generation() < 0) {
 		log_error("reload: cannot start the new workers; keeping the "
 		          "old ones");
 		drain_except(old_gen);
@@ -382,6 +383,15 @@ reload(void)
 			rules_area_unmap(&old_area);
 		else
 			m.rules_area = old_area;
+		/* the old checker goes on writing the old area: put it back */
+		shm_backends_unmap(&m.backends_area);
+		if (publish_backends(&m.backends_area, &old_backends) == 0) {
+			master_checker_start(m.cfg, m.backends_area.base,
+			                     m.uid, m.gid);
+			shm_backends_unmap(&old_backends);
+		} else {
+			m.backends_area = old_backends;
+		}
 		memcpy(m.fds, old_fds, sizeof(old_fds));
 		master_listeners_keep_only(m.fds, old->n_listens);
 		rules_free(rules);
@@ -393,9 +403,11 @@ reload(void)
 	}
 	drain_except(m.generation);
 	master_listeners_keep_only(m.fds, cfg->n_listens);
+	master_checker_start(m.cfg, m.backends_area.base, m.uid, m.gid);
 	/* the old workers have their own copies (fork) */
 	rules_free(old_rules);
 	rules_area_unmap(&old_area);
+	shm_backends_unmap(&old_backends);
 	free(old);
 	shm_set_generation(&m.shm, m.generation);
 	MASTER_STAT_INC(reloads_ok);
@@ -412,6 +424,7 @@ stop(int sig)
 	         sig == SIGQUIT ? " gracefully" : "");
 	m.stopping = 1;
 	m.stop_deadline = now_ms() + grace + KILL_GRACE_MS;
+	master_checker_stop();
 	master_notify("STOPPING=1\nSTATUS=stopping");
 	signal_all(sig == SIGQUIT ? SIGQUIT : SIGTERM, 0, 1);
 }
@@ -534,8 +547,11 @@ master_run(struct config *cfg, struct rules *rules, const int *fds, uid_t uid,
 		log_error("start-up: %s", strerror(errno));
 		return 1;
 	}
-	if (publish_rules(&m.rules_area) < 0 || spawn_generation() < 0)
+	if (publish_rules(&m.rules_area) < 0 ||
+	    publish_backends(&m.backends_area, NULL) < 0 ||
+	    spawn_generation() < 0)
 		return 1;
+	master_checker_start(m.cfg, m.backends_area.base, m.uid, m.gid);
 	master_daemon_ready();
 	master_notify("READY=1\nMAINPID=%d\nSTATUS=serving with %u workers",
 	              (int)getpid(), m.cfg->workers);
@@ -553,6 +569,8 @@ master_run(struct config *cfg, struct rules *rules, const int *fds, uid_t uid,
 	master_pidfile_remove(m.cfg->pid_file);
 	rules_area_unmap(&m.rules_area);
 	rules_area_remove(m.shm.path);
+	shm_backends_unmap(&m.backends_area);
+	shm_backends_remove(m.shm.path);
 	shm_destroy(&m.shm);
 	rules_free(m.rules);
 	free(m.cfg);

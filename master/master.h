@@ -40,6 +40,15 @@ void master_pidfile_remove(const char *path);
 /* Raises RLIMIT_NOFILE for max_connections, capping it if the host
  * cannot (and saying so). */
 void master_fit_nofile(struct config *cfg);
+/* checker.c: the health checker of the current generation. */
+void master_checker_start(const struct config *cfg, void *area, uid_t uid,
+                          gid_t gid);
+void master_checker_stop(void);
+/* 1 when pid was the current checker (restarted later unless stopping). */
+int master_checker_reaped(pid_t pid, int status, int stopping);
+void master_checker_tick(void);
+/* In a child: closes every fd but stdio, the log's and fds[0..n). */
+void master_close_inherited(const int *fds, unsigned n);
 /* uid/gid the workers switch to when started as root (0 otherwise). */
 int master_lookup_user(const struct config *cfg, uid_t *uid, gid_t *gid,
                        char *err, size_t errlen);

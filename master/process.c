@@ -240,3 +240,28 @@ master_load_rules(const struct config *cfg, struct rules **out, char *err,
 	*out = rules_load(cfg->rules, err, errlen);
 	return *out ? 0 : -1;
 }
+
+/* A child starts with stdio, the error log and the listeners it is given
+ * only: not the master's signalfd, not listeners a reload is retiring. */
+void
+master_close_inherited(const int *fds, unsigned n)
+{
+	int keep[CONFIG_MAX_LISTENS + 1], k = 0, i, j, t, low = 3;
+
+	for (i = 0; i < (int)n; i++)
+		keep[k++] = fds[i];
+	keep[k++] = log_carrier_fd();
+	for (i = 1; i < k; i++) /* insertion sort: a few entries */
+		for (j = i; j > 0 && keep[j - 1] > keep[j]; j--) {
+			t = keep[j];
+			keep[j] = keep[j - 1];
+			keep[j - 1] = t;
+		}
+	for (i = 0; i < k; i++) {
+		if (keep[i] > low)
+			close_range((unsigned)low, (unsigned)keep[i] - 1, 0);
+		if (keep[i] >= low)
+			low = keep[i] + 1;
+	}
+	close_range((unsigned)low, ~0U, 0);
+}

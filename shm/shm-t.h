@@ -139,4 +139,103 @@ struct shm_rule {
 };
 static_assert(sizeof(struct shm_rule) == 40, "ABI: shm_rule");
 
+/*
+ * The backends area: a file of its own next to the segment (shm_file +
+ * ".backends"), written by the master for each configuration generation
+ * with reverse-proxy backends, renamed into place like the rules area.
+ *
+ *   header | backend records | server records | rows[n_rows][n_servers]
+ *
+ * A server record's health part is written only by the health checker (a
+ * child of the master); each row of per-server counters only by its
+ * worker.  Readers sum the rows.
+ */
+#define SHM_BACKENDS_MAGIC 0x53444e454b434150ULL /* "PACKENDS" */
+#define SHM_BACKENDS_SUFFIX ".backends"
+#define SHM_BACKENDS_MAX_ROWS 256
+
+enum shm_server_state {
+	SHM_SERVER_UP = 0,
+	SHM_SERVER_DOWN = 1,
+};
+
+/* Why a server is down, or what the last check said. */
+enum shm_check_result {
+	SHM_CHECK_NONE = 0,    /* not checked yet, or checks off */
+	SHM_CHECK_OK = 1,      /* answered as expected */
+	SHM_CHECK_REFUSED = 2, /* connect failed */
+	SHM_CHECK_TIMEOUT = 3,
+	SHM_CHECK_STATUS = 4,  /* answered with another status */
+	SHM_CHECK_BAD = 5,     /* answered something not HTTP */
+	SHM_CHECK_PASSIVE = 6, /* requests failed `fall` times in a row */
+};
+
+/* ABI: bump the major version. */
+struct shm_backends_header {
+	uint64_t magic;
+	uint32_t abi_major;
+	uint32_t abi_minor;
+	uint64_t size;
+	int64_t master_pid;
+	uint32_t generation;
+	uint32_t n_backends;
+	uint32_t n_servers;
+	uint32_t n_rows; /* one per worker of the generation */
+	uint64_t backends_off;
+	uint64_t servers_off;
+	uint64_t rows_off;
+	int64_t checker_pid;       /* written by the checker */
+	uint64_t checker_heartbeat; /* unix ms, by the checker */
+	uint64_t reserved[4];
+};
+static_assert(sizeof(struct shm_backends_header) == 120,
+              "ABI: backends header");
+
+/* ABI: bump the major version. */
+struct shm_backend {
+	char name[64];
+	char check[128]; /* as configured: off, tcp, GET /path */
+	uint32_t balance; /* enum balance (common/config-t.h) */
+	uint32_t first_server;
+	uint32_t n_servers;
+	uint32_t reserved;
+};
+static_assert(sizeof(struct shm_backend) == 208, "ABI: shm_backend");
+
+/* ABI: bump the major version.  The first line is set when published;
+ * the rest is the checker's. */
+struct shm_server {
+	char name[128]; /* HOST:PORT as configured */
+	uint32_t backend;
+	uint32_t weight;
+	uint32_t max_conns;
+	uint32_t backup;
+	uint8_t pad[SHM_LINE - 16];
+	/* the checker's line */
+	uint32_t state;       /* enum shm_server_state */
+	uint32_t result;      /* enum shm_check_result of the last check */
+	uint32_t last_status; /* HTTP status of the last check, or 0 */
+	uint32_t streak;      /* checks in a row with the same outcome */
+	uint64_t last_check;  /* unix ms */
+	uint64_t last_change; /* unix ms of the last up/down change */
+	uint64_t changes;     /* up/down changes */
+	uint64_t check_ms;    /* how long the last check took */
+	uint64_t reserved[2];
+};
+static_assert(sizeof(struct shm_server) == 128 + 2 * SHM_LINE,
+              "ABI: shm_server");
+
+/* One worker's counters for one server: a cache line, one writer.
+ * ABI: bump the major version. */
+struct shm_server_row {
+	uint64_t active;     /* requests in flight now (gauge) */
+	uint64_t requests;   /* sent to this server */
+	uint64_t failures;   /* connect errors, timeouts, closed unanswered */
+	uint64_t fail_streak; /* failures since the last success (gauge) */
+	uint64_t last_fail;  /* unix ms */
+	uint64_t retries;    /* requests moved from it to another server */
+	uint64_t reserved[2];
+};
+static_assert(sizeof(struct shm_server_row) == SHM_LINE, "ABI: server row");
+
 #endif

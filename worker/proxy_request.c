@@ -75,8 +75,8 @@ absolute_target(struct session *s, const char *b)
 	return 0;
 }
 
-static void
-choose_framing(struct session *s)
+void
+proxy_request_framing(struct session *s)
 {
 	if (s->req.flags & HTTP_F_CHUNKED)
 		body_init(&s->reqb, BODY_CHUNKED, BODY_CHUNKED, 0);
@@ -137,6 +137,10 @@ proxy_request_ready(struct session *s)
 		http_error_send(s, 508, "forwarding loop (our Via came back)");
 		return;
 	}
+	if (s->listen->mode == LISTEN_REVERSE) {
+		reverse_request(s);
+		return;
+	}
 	if (s->req.method == HTTP_METHOD_CONNECT)
 		rc = connect_target(s, b);
 	else
@@ -144,7 +148,7 @@ proxy_request_ready(struct session *s)
 	if (rc < 0 || access_rules_request(s) < 0)
 		return;
 	if (!s->tunnel)
-		choose_framing(s);
+		proxy_request_framing(s);
 	upstream_start(s);
 }
 
@@ -164,8 +168,8 @@ start_line(struct session *s, struct buf *out, const char *b)
 	        s->host, v6 ? "]" : "", port);
 }
 
-static int
-framing_fields(struct session *s, struct buf *out, const char *b)
+int
+proxy_request_framing_fields(struct session *s, struct buf *out, const char *b)
 {
 	const struct http_field *f;
 	unsigned from = 0;
@@ -231,27 +235,65 @@ skip_list(const struct session *s, int identity, const char **skip)
 	return skip;
 }
 
+/* Methods a server may see twice (RFC 9110 9.2.2). */
+static int
+idempotent(enum http_method m)
+{
+	return m == HTTP_METHOD_GET || m == HTTP_METHOD_HEAD ||
+	       m == HTTP_METHOD_OPTIONS || m == HTTP_METHOD_PUT ||
+	       m == HTTP_METHOD_DELETE || m == HTTP_METHOD_TRACE;
+}
+
 /* A pooled connection may have been closed by the origin just as we
  * sent on it; a bodiless request can then be sent again on a fresh one,
- * so keep its head until the first response byte. */
+ * so keep its head (from `from` in out: after a PROXY header) until the
+ * first response byte.  A reverse request is also moved to another
+ * server when one closes without answering, if it is idempotent. */
 static void
-keep_for_retry(struct session *s, const struct buf *out)
+keep_for_retry(struct session *s, const struct buf *out, size_t from)
 {
-	if (!s->up_reused || s->reqb.in != BODY_NONE)
+	size_t len = buf_len(out) - from;
+
+	if (s->reqb.in != BODY_NONE ||
+	    (s->backend < 0 ? !s->up_reused : !idempotent(s->req.method)))
 		return;
-	s->retry_head = malloc(buf_len(out));
+	s->retry_head = malloc(len);
 	if (s->retry_head) {
-		memcpy(s->retry_head, out->data + out->start, buf_len(out));
-		s->retry_len = buf_len(out);
+		memcpy(s->retry_head, out->data + out->start + from, len);
+		s->retry_len = len;
 	}
+}
+
+static int
+forward_head_write(struct session *s, struct buf *out, const char *b,
+                   int identity)
+{
+	const char *skip[6];
+
+	return start_line(s, out, b) < 0 ||
+	                       http_head_copy_fields(
+	                               out, &s->req, b,
+	                               skip_list(s, identity, skip)) < 0 ||
+	                       (identity &&
+	                        http_head_printf(
+	                                out,
+	                                "Accept-Encoding: identity\r\n") <
+	                                0) ||
+	                       proxy_request_framing_fields(s, out, b) < 0 ||
+	                       forwarded_for(s, out, b) < 0 ||
+	                       http_head_printf(out, "Via: %s\r\n\r\n",
+	                                        worker.via) < 0
+	               ? -1
+	               : 0;
 }
 
 int
 proxy_send_request_head(struct session *s)
 {
 	struct buf *out = side_out(&s->up);
-	const char *b, *skip[6];
-	int identity;
+	const char *b;
+	size_t before = out ? buf_len(out) : 0;
+	int identity, rc;
 
 	if (!out) {
 		http_error_send(s, 503, "out of memory");
@@ -259,24 +301,23 @@ proxy_send_request_head(struct session *s)
 	}
 	if (s->retry_head) { /* the retry: the client's head is gone */
 		buf_append(out, s->retry_head, s->retry_len);
-		free(s->retry_head);
-		s->retry_head = NULL;
+		if (s->backend < 0) { /* forward: one retry only */
+			free(s->retry_head);
+			s->retry_head = NULL;
+		}
+		http_msg_init(&s->resp, s->fields, &worker.limits);
 		return 0;
 	}
 	b = session_head(s);
 	/* a response content rule may apply: ask for an uncompressed body */
-	identity = content_scan_wants_identity(s);
-	if (start_line(s, out, b) < 0 ||
-	    http_head_copy_fields(out, &s->req, b,
-	                          skip_list(s, identity, skip)) < 0 ||
-	    (identity &&
-	     http_head_printf(out, "Accept-Encoding: identity\r\n") < 0) ||
-	    framing_fields(s, out, b) < 0 || forwarded_for(s, out, b) < 0 ||
-	    http_head_printf(out, "Via: %s\r\n\r\n", worker.via) < 0) {
+	identity = s->backend < 0 && content_scan_wants_identity(s);
+	rc = s->backend >= 0 ? reverse_head_write(s, out, b)
+	                     : forward_head_write(s, out, b, identity);
+	if (rc < 0) {
 		http_error_send(s, 431, "request head too large to forward");
 		return -1;
 	}
-	keep_for_retry(s, out);
+	keep_for_retry(s, out, before);
 	if (!s->head_copy) {
 		/* a response content rule may refuse later, naming the URL */
 		if (identity && content_scan_keep_head(s) < 0) {

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 
 #include "common/log.h"
+#include "worker/backend.h"
 #include "worker/stats.h"
 #include "worker/worker.h"
 
@@ -90,10 +91,13 @@ response_head_common(struct session *s, struct buf *out, const char *b)
 {
 	const struct http_span *r = &s->resp.reason;
 
+	const char *const *skip =
+	        s->backend >= 0 ? reverse_response_skip(s) : response_skip;
+
 	return http_head_printf(out, "HTTP/1.1 %u %.*s\r\n", s->resp.status,
 	                        (int)r->len, b + r->off) < 0 ||
-	                       http_head_copy_fields(out, &s->resp, b,
-	                                             response_skip) < 0
+	                       http_head_copy_fields(out, &s->resp, b, skip) <
+	                               0
 	               ? -1
 	               : 0;
 }
@@ -139,10 +143,8 @@ interim_response(struct session *s)
 	struct buf *out = side_out(&s->cli);
 	const char *b = buf_head(s->up.in);
 
-	if (s->resp.status == 101) {
-		http_error_send(s, 502, "upstream switched protocols");
-		return 0;
-	}
+	if (s->resp.status == 101)
+		return reverse_upgrade(s);
 	if (s->req.version == 11 &&
 	    (!out || response_head_common(s, out, b) < 0 ||
 	     http_head_printf(out, "\r\n") < 0)) {
@@ -225,7 +227,11 @@ int
 proxy_response_head_finish(struct session *s, struct buf *out,
                            const char *framing)
 {
-	return http_head_printf(out, "%sVia: %s\r\n%s\r\n", framing, worker.via,
+	/* a reverse proxy does not name itself to the clients */
+	return http_head_printf(out, "%s%s%s%s%s\r\n", framing,
+	                        s->backend < 0 ? "Via: " : "",
+	                        s->backend < 0 ? worker.via : "",
+	                        s->backend < 0 ? "\r\n" : "",
 	                        s->keep_client ? "" : "Connection: close\r\n");
 }
 
@@ -235,6 +241,8 @@ proxy_response_started(struct session *s)
 	s->status = s->resp.status;
 	s->resp_started = s->resp_head_done = 1;
 	http_count_status(s->resp.status);
+	if (s->backend >= 0)
+		backend_success(s);
 }
 
 static int
@@ -245,6 +253,8 @@ response_head(struct session *s)
 	if (!buffered(s->up.in)) {
 		if (s->up.eof && s->retry_head && s->up.nread == 0)
 			return upstream_retry(s);
+		if (s->up.eof && s->backend >= 0)
+			backend_failure(s);
 		if (s->up.eof)
 			http_error_send(s, 502, "upstream closed, no response");
 		return 0;
@@ -371,7 +381,7 @@ proxy_step(struct session *s)
 void
 proxy_arm_timer(struct session *s)
 {
-	session_set_timer(s, s->reqb.done ? &worker.q_upstream_response
+	session_set_timer(s, s->reqb.done ? backend_response_queue(s)
 	                                  : &worker.q_client_idle);
 }
 
@@ -387,7 +397,10 @@ proxy_timeout(struct session *s)
 {
 	if (s->state == SESSION_RESOLVING || s->state == SESSION_CONNECTING) {
 		STATS_INC(timeouts_connect);
-		http_error_send(s, 504, "upstream connect timed out");
+		if (s->backend >= 0)
+			(void)reverse_failover(s, 504, "connect timed out");
+		else
+			http_error_send(s, 504, "upstream connect timed out");
 	} else if (s->state == SESSION_TUNNEL) {
 		STATS_INC(timeouts_tunnel_idle);
 		access_log_write(s);
@@ -397,6 +410,7 @@ proxy_timeout(struct session *s)
 		http_error_send(s, 408, "request body stalled");
 	} else {
 		STATS_INC(timeouts_upstream_response);
+		backend_failure(s);
 		http_error_send(s, 504, "upstream response timed out");
 	}
 }

@@ -138,6 +138,15 @@ struct session {
 	char *retry_head;             /* request head kept for one retry */
 	size_t retry_len;
 	unsigned no_pool : 1;           /* retrying: a fresh connection */
+	/* reverse proxying (worker/reverse.c) */
+	int backend;         /* index in cfg->backends; -1: forward */
+	int server;          /* index in cfg->servers; -1: none yet */
+	unsigned attempts;   /* servers tried for this request */
+	uint8_t tried[CONFIG_MAX_SERVERS / 8]; /* which */
+	unsigned on_server : 1;   /* counted in its server's active */
+	unsigned upgrade : 1;     /* an Upgrade the route allows */
+	unsigned pp_done : 1;     /* PROXY header read, or none expected */
+	struct sockaddr_storage client; /* peer, or what trusted XFF says */
 	struct access_log_req *log_req; /* worker/access_log.h */
 };
 

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "worker/backend.h"
 #include "worker/event.h"
 #include "worker/stats.h"
 #include "worker/worker.h"
@@ -76,6 +77,7 @@ session_accept(int fd, const struct sockaddr_storage *peer,
 	s->pipes[0].rd = s->pipes[0].wr = s->pipes[1].rd = s->pipes[1].wr = -1;
 	event_timer_init(&s->timer, on_timer, s);
 	s->cli.uncounted = !session_counted(s);
+	s->pp_done = !l->proxy_protocol;
 	if (side_attach(&s->cli, fd, s) < 0) {
 		close(fd);
 		free(s);
@@ -113,6 +115,10 @@ session_next_request(struct session *s)
 	s->req_abandoned = s->logged = s->no_pool = 0;
 	s->has_denial = s->dst_none = s->sni_known = s->sni_wait = 0;
 	s->dst_pending = s->expect_answered = 0;
+	s->backend = s->server = -1;
+	s->attempts = 0;
+	s->upgrade = 0;
+	memset(s->tried, 0, sizeof(s->tried));
 	s->sni[0] = '\0';
 	s->user[0] = '\0';
 	free(s->retry_head);
@@ -146,6 +152,7 @@ session_close(struct session *s)
 	s->dnsq = NULL;
 	if (s->tunnel_counted)
 		STATS_DEC(tunnels_active);
+	backend_detach(s);
 	tunnel_close_pipes(s);
 	side_close(&s->cli);
 	side_close(&s->up);
@@ -167,6 +174,7 @@ session_end(struct session *s)
 {
 	if (s->up.io.fd >= 0)
 		side_close(&s->up);
+	backend_detach(s);
 	s->state = SESSION_ERROR;
 	session_set_timer(s, &worker.q_linger);
 }
@@ -221,6 +229,10 @@ step_head(struct session *s)
 			session_close(s);
 		return 0;
 	}
+	if (!s->pp_done && client_proxy_read(s) <= 0)
+		return 0;
+	if (buf_len(s->cli.in) == 0)
+		return progress;
 	if (s->state == SESSION_IDLE && begin_request(s) < 0)
 		return 0;
 	rc = http_parse_request(&s->req, buf_head(s->cli.in),

@@ -73,6 +73,22 @@ int access_rules_sni(struct session *s);
 
 /* proxy_request.c */
 void proxy_request_ready(struct session *s);
+void proxy_request_framing(struct session *s);
+int proxy_request_framing_fields(struct session *s, struct buf *out,
+                                 const char *b);
+
+/* reverse.c, reverse_head.c: reverse listeners */
+void reverse_init(const struct config *cfg);
+void reverse_request(struct session *s);
+int reverse_failover(struct session *s, unsigned status, const char *why);
+int reverse_connected(struct session *s);
+void reverse_client_address(struct session *s, const char *b);
+int reverse_head_write(struct session *s, struct buf *out, const char *b);
+const char *const *reverse_response_skip(const struct session *s);
+int reverse_upgrade(struct session *s);
+/* client_proxy.c: the PROXY header in front of a connection; 1 read,
+ * 0 more bytes needed, -1 closed. */
+int client_proxy_read(struct session *s);
 int proxy_send_request_head(struct session *s);
 
 /* proxy_response.c */

@@ -10,6 +10,7 @@
 
 #include "common/log.h"
 #include "common/sock.h"
+#include "worker/backend.h"
 #include "worker/event.h"
 #include "worker/stats.h"
 #include "worker/upstream_pool.h"
@@ -25,6 +26,8 @@ connected(struct session *s)
 		tunnel_start(s);
 		return;
 	}
+	if (s->backend >= 0 && reverse_connected(s) < 0)
+		return;
 	if (content_scan_request_begin(s))
 		return; /* the body is read for the rules first */
 	s->state = SESSION_PROXYING;
@@ -110,6 +113,11 @@ upstream_start(struct session *s)
 	}
 	if (from_pool(s))
 		return;
+	if (s->backend >= 0) { /* a server of a backend: its address */
+		s->addr_next = 0;
+		try_next_address(s);
+		return;
+	}
 	s->state = SESSION_RESOLVING;
 	session_set_timer(s, &worker.q_connect);
 	q = dns_resolve(s->host, s->port, on_resolved, s);
@@ -136,7 +144,7 @@ try_next_address(struct session *s)
 		if (fd >= 0 && side_attach(&s->up, fd, s) == 0) {
 			memcpy(&s->up_addr, sa, s->addrs.len[s->addr_next - 1]);
 			s->state = SESSION_CONNECTING;
-			session_set_timer(s, &worker.q_connect);
+			session_set_timer(s, backend_connect_queue(s));
 			return;
 		}
 		STATS_INC(upstream_connect_failures);
@@ -147,7 +155,9 @@ try_next_address(struct session *s)
 			close(fd);
 		s->up.io.fd = -1;
 	}
-	if (!access_rules_refuse(s))
+	if (s->backend >= 0)
+		(void)reverse_failover(s, 502, "cannot connect");
+	else if (!access_rules_refuse(s))
 		http_error_send(s, 502, "cannot connect to upstream");
 }
 
@@ -186,6 +196,7 @@ upstream_release(struct session *s, int reusable)
 {
 	int fd = s->up.io.fd;
 
+	backend_detach(s);
 	if (fd < 0)
 		return;
 	if (!reusable || worker.draining) {
@@ -203,6 +214,8 @@ upstream_release(struct session *s, int reusable)
 int
 upstream_retry(struct session *s)
 {
+	if (s->backend >= 0 && !s->up_reused)
+		return reverse_failover(s, 502, "closed without answering");
 	log_debug("%s:%u: pooled connection closed; retrying", s->host,
 	          (unsigned)s->port);
 	side_close(&s->up);

@@ -23,7 +23,9 @@
 #include "common/log.h"
 #include "rules/rules.h"
 #include "worker/dns.h"
+#include "worker/backend.h"
 #include "worker/event.h"
+#include "worker/route.h"
 #include "worker/session.h"
 #include "worker/stats.h"
 #include "worker/upstream_pool.h"
@@ -267,6 +269,12 @@ init_worker(const struct worker_heritage *h)
 		log_error("access log: %s", err);
 	admin_init(h->shm_base, h->shm_size);
 	init_rules(h->rules, h->rule_hits);
+	if (backend_init(cfg, h->backends_area, h->backend_row) < 0 ||
+	    route_init(cfg) < 0) {
+		log_error("worker start-up: reverse proxy set-up failed");
+		exit(1);
+	}
+	reverse_init(cfg);
 	event_timer_init(&resume_timer, on_resume, NULL);
 	for (i = 0; i < cfg->n_listens; i++) {
 		listeners[i].fd = h->listen_fds[i];
@@ -313,6 +321,8 @@ static void __attribute__((noreturn)) finish(int code)
 	session_close_all();
 	access_log_close();
 	upstream_pool_fini();
+	route_fini();
+	backend_fini();
 	dns_fini();
 	rules_scratch_free(worker.rules_scratch);
 	if (worker.own_hits)

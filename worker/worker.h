@@ -23,6 +23,8 @@ struct worker_heritage {
 	uint64_t *stats;           /* this worker's counter slot */
 	uint64_t *heartbeat;       /* unix ms, in this worker's slot */
 	uint64_t *rule_hits;       /* its row in the rules area, or NULL */
+	void *backends_area;       /* shm/backends.h; NULL: no backends */
+	unsigned backend_row;      /* its row of server counters there */
 	const void *shm_base;      /* the whole segment, for [admin] */
 	size_t shm_size;
 	pid_t master_pid;

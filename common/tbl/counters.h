@@ -31,6 +31,9 @@ COUNTER(dns_failures, counter, "DNS lookups that failed")
 COUNTER(errors_400, counter, "400 Bad Request answers (malformed or smuggling)")
 COUNTER(errors_403, counter,
         "403 Forbidden answers (denied CONNECT port or address)")
+COUNTER(errors_404, counter, "404 Not Found answers (reverse: no route)")
+COUNTER(errors_421, counter,
+        "421 Misdirected Request answers (reverse: unknown Host)")
 COUNTER(errors_408, counter, "408 Request Timeout answers")
 COUNTER(errors_414, counter, "414 URI Too Long answers")
 COUNTER(errors_431, counter, "431 Request Header Fields Too Large answers")
@@ -48,6 +51,17 @@ COUNTER(timeouts_connect, counter, "Upstream connects not complete in time")
 COUNTER(timeouts_upstream_response, counter,
         "Upstream responses late or stalled")
 COUNTER(timeouts_tunnel_idle, counter, "CONNECT tunnels idle too long")
+COUNTER(reverse_requests, counter, "Requests taken by reverse listeners")
+COUNTER(route_misses, counter,
+        "Reverse requests no route took (404, or 421 strict_host)")
+COUNTER(backend_no_server, counter,
+        "Reverse requests answered 503: no server of the backend up")
+COUNTER(backend_failovers, counter,
+        "Reverse requests moved to another server after a failure")
+COUNTER(backend_upgrades, counter,
+        "Upgrades (WebSocket) switched to a tunnel to a backend")
+COUNTER(proxy_protocol_errors, counter,
+        "Connections closed for a missing or bad PROXY header")
 COUNTER(rules_allowed, counter, "Requests allowed by the rules")
 COUNTER(rules_denied, counter, "Requests denied by the rules")
 COUNTER(worker_starts, counter, "Worker processes started")

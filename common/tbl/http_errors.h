@@ -6,9 +6,11 @@
 HTTP_ERROR(400, errors_400,
            "The request was malformed or ambiguous, so it was not forwarded.")
 HTTP_ERROR(403, errors_403, "The proxy does not allow this destination.")
+HTTP_ERROR(404, errors_404, "No route of this proxy serves this host and path.")
 HTTP_ERROR(408, errors_408, "The request did not arrive in time.")
 HTTP_ERROR(414, errors_414,
            "The request target is longer than the proxy accepts.")
+HTTP_ERROR(421, errors_421, "This proxy does not serve the requested host.")
 HTTP_ERROR(431, errors_431,
            "The request head is larger than the proxy accepts.")
 HTTP_ERROR(508, errors_508,

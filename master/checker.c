@@ -1,0 +1,130 @@
+/*
+ * Supervising the health checker (worker/health_check.c): one process per
+ * configuration generation that has backends.  A reload starts the new
+ * generation's checker on the new backends area and stops the old one; a
+ * checker that dies is started again, with backoff if it keeps dying.
+ */
+#include "master/master.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "worker/health_check.h"
+
+#define BACKOFF_MAX_MS 10000
+
+static struct {
+	struct health_check_heritage h;
+	pid_t pid;           /* the running checker, 0 = none */
+	uint64_t started;    /* ms */
+	uint64_t respawn_at; /* ms; 0 = not waiting */
+	unsigned backoff;
+} ck;
+
+static uint64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static int
+drop(const struct health_check_heritage *h)
+{
+	if (getuid() != 0 || h->uid == 0)
+		return 0;
+	if (setgroups(0, NULL) < 0 || setgid(h->gid) < 0 ||
+	    setuid(h->uid) < 0) {
+		log_error("health checker: cannot drop privileges to uid %u: "
+		          "%s",
+		          (unsigned)h->uid, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static void
+spawn(void)
+{
+	pid_t pid = fork();
+
+	if (pid < 0) {
+		log_error("health checker: fork: %s", strerror(errno));
+		ck.respawn_at = now_ms() + 1000;
+		return;
+	}
+	if (pid == 0) {
+		master_close_inherited(NULL, 0);
+		health_check_main(&ck.h);
+	}
+	ck.pid = pid;
+	ck.started = now_ms();
+	ck.respawn_at = 0;
+	log_info("health checker started (pid %d)", (int)pid);
+}
+
+void
+master_checker_start(const struct config *cfg, void *area, uid_t uid,
+                     gid_t gid)
+{
+	master_checker_stop();
+	if (!area)
+		return;
+	ck.h = (struct health_check_heritage){
+	        .cfg = cfg,
+	        .area = area,
+	        .master_pid = getpid(),
+	        .uid = uid,
+	        .gid = gid,
+	        .drop_privileges = drop,
+	};
+	ck.backoff = 0;
+	spawn();
+}
+
+void
+master_checker_stop(void)
+{
+	if (ck.pid > 0 && kill(ck.pid, SIGTERM) < 0 && errno != ESRCH)
+		log_error("cannot stop the health checker (pid %d): %s",
+		          (int)ck.pid, strerror(errno));
+	ck.pid = 0;
+	ck.respawn_at = 0;
+	ck.h.area = NULL;
+}
+
+int
+master_checker_reaped(pid_t pid, int status, int stopping)
+{
+	if (pid != ck.pid || pid <= 0)
+		return 0; /* not the current one (an old one, or a worker) */
+	ck.pid = 0;
+	if (stopping || !ck.h.area)
+		return 1;
+	ck.backoff = now_ms() - ck.started < 2000
+	                     ? (ck.backoff ? ck.backoff * 2 : 100)
+	                     : 0;
+	if (ck.backoff > BACKOFF_MAX_MS)
+		ck.backoff = BACKOFF_MAX_MS;
+	log_error("health checker (pid %d) %s %d; restarting in %u ms",
+	          (int)pid, WIFSIGNALED(status) ? "killed by signal" : "exited with status",
+	          WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status),
+	          ck.backoff);
+	ck.respawn_at = now_ms() + ck.backoff + 1;
+	return 1;
+}
+
+void
+master_checker_tick(void)
+{
+	if (ck.respawn_at && now_ms() >= ck.respawn_at && ck.h.area)
+		spawn();
+}

@@ -1,0 +1,49 @@
+/*
+ * A listener with proxy_protocol = on sits behind an L4 balancer that
+ * starts each connection with a PROXY header (v1 or v2) saying whose it
+ * is.  The header is read before the first request; its source becomes
+ * the session's peer, for the rules, the logs and X-Forwarded-For.  A
+ * connection without a valid one is closed: anything else would let a
+ * client choose its own address.
+ */
+#include "worker/session.h"
+
+#include <string.h>
+
+#include "common/log.h"
+#include "worker/proxy_protocol.h"
+#include "worker/stats.h"
+
+int
+client_proxy_read(struct session *s)
+{
+	struct proxy_protocol_info pi;
+	const char *why = NULL;
+	enum proxy_protocol_rc rc;
+
+	rc = proxy_protocol_parse(buf_head(s->cli.in), buf_len(s->cli.in), &pi,
+	                          &why);
+	if (rc == PROXY_PROTOCOL_AGAIN) {
+		/* a header longer than the buffer cannot be one we accept */
+		if (buf_space(s->cli.in) == 0 && s->cli.in->start == 0)
+			why = "header larger than the buffer";
+		else if (!s->cli.eof)
+			return 0;
+		else
+			why = "connection closed inside the header";
+	}
+	if (rc == PROXY_PROTOCOL_ERROR || why) {
+		STATS_INC(proxy_protocol_errors);
+		log_info("[listen %s]: closing a connection without a valid "
+		         "PROXY header: %s",
+		         s->listen->name, why ? why : "?");
+		session_close(s);
+		return -1;
+	}
+	if (!pi.local)
+		memcpy(&s->peer, &pi.src, sizeof(pi.src));
+	buf_consume(s->cli.in, pi.len);
+	s->cli.nread = buf_len(s->cli.in);
+	s->pp_done = 1;
+	return 1;
+}

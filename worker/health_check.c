@@ -1,0 +1,385 @@
+/*
+ * The health checker: one process (a child of the master, one per
+ * configuration generation with backends) checks every server of every
+ * backend and writes its state into the backends area, so every worker
+ * sees the same state and a server is probed once, not once per worker.
+ *
+ * Active checks: `check = tcp` (a connect) or `check = METHOD /path` (an
+ * HTTP/1.1 request whose status must fall in check_status), every
+ * check_interval, each bounded by check_timeout; `fall` failures in a row
+ * take a server out, `rise` successes bring it back.  Passive checks:
+ * every tick the checker reads the workers' rows, and a server whose
+ * requests failed `fall` times in a row in some worker is taken out too;
+ * without active checks it is given requests again after check_interval.
+ *
+ * A small poll(2) loop of its own: a few non-blocking sockets, no
+ * traffic, nothing else to serve.
+ */
+#include "worker/health_check.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/sock.h"
+
+#define TICK_MS 100
+#define RESPONSE_MAX 512
+
+enum probe_state { PROBE_IDLE = 0, PROBE_CONNECTING, PROBE_SENDING,
+                   PROBE_READING };
+
+struct probe {
+	enum probe_state state;
+	int fd;
+	uint64_t next_at;  /* monotonic ms: next check */
+	uint64_t deadline; /* monotonic ms: this one fails */
+	uint64_t started;
+	unsigned runs_ok;  /* successes in a row */
+	unsigned runs_bad; /* failures in a row */
+	char req[384];
+	size_t req_len, sent;
+	char resp[RESPONSE_MAX];
+	size_t resp_len;
+};
+
+static volatile sig_atomic_t stop;
+static const struct config *cfg;
+static struct shm_server *servers;
+static const struct shm_server_row *rows;
+static struct shm_backends_header *hdr;
+static struct probe *probes;
+
+static void
+on_term(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+static uint64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static uint64_t
+unix_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static const struct config_backend *
+backend_of(unsigned i)
+{
+	return &cfg->backends[cfg->servers[i].backend];
+}
+
+static const char *
+result_name(enum shm_check_result r, unsigned status, char *buf, size_t n)
+{
+	static const char *const names[] = {
+	        [SHM_CHECK_NONE] = "not checked",
+	        [SHM_CHECK_OK] = "check passed",
+	        [SHM_CHECK_REFUSED] = "connect failed",
+	        [SHM_CHECK_TIMEOUT] = "check timed out",
+	        [SHM_CHECK_STATUS] = "unexpected status",
+	        [SHM_CHECK_BAD] = "not an HTTP answer",
+	        [SHM_CHECK_PASSIVE] = "requests failed",
+	};
+
+	if (r == SHM_CHECK_STATUS)
+		snprintf(buf, n, "status %u", status);
+	else
+		snprintf(buf, n, "%s", r < 7 ? names[r] : "?");
+	return buf;
+}
+
+static void
+set_state(unsigned i, enum shm_server_state st, enum shm_check_result why)
+{
+	struct shm_server *sv = &servers[i];
+	char reason[64];
+
+	if (sv->state == (uint32_t)st)
+		return;
+	__atomic_store_n(&sv->last_change, unix_ms(), __ATOMIC_RELAXED);
+	__atomic_store_n(&sv->changes, sv->changes + 1, __ATOMIC_RELAXED);
+	__atomic_store_n(&sv->state, (uint32_t)st, __ATOMIC_RELEASE);
+	if (st == SHM_SERVER_DOWN)
+		log_warn("backend %s: server %s is down (%s)",
+		         backend_of(i)->name, sv->name,
+		         result_name(why, sv->last_status, reason,
+		                     sizeof(reason)));
+	else
+		log_info("backend %s: server %s is up", backend_of(i)->name,
+		         sv->name);
+}
+
+static void
+probe_close(struct probe *p)
+{
+	if (p->fd >= 0)
+		close(p->fd);
+	p->fd = -1;
+	p->state = PROBE_IDLE;
+}
+
+/* A check ended: record it, and move the server up or down. */
+static void
+probe_done(unsigned i, enum shm_check_result r, unsigned status)
+{
+	struct probe *p = &probes[i];
+	const struct config_backend *b = backend_of(i);
+	struct shm_server *sv = &servers[i];
+	uint64_t now = mono_ms();
+
+	probe_close(p);
+	p->next_at = now + b->check_interval;
+	sv->result = r;
+	sv->last_status = status;
+	sv->last_check = unix_ms();
+	sv->check_ms = now - p->started;
+	if (r == SHM_CHECK_OK) {
+		p->runs_ok++;
+		p->runs_bad = 0;
+		sv->streak = p->runs_ok;
+		if (sv->state == SHM_SERVER_DOWN && p->runs_ok >= b->rise)
+			set_state(i, SHM_SERVER_UP, r);
+	} else {
+		p->runs_bad++;
+		p->runs_ok = 0;
+		sv->streak = p->runs_bad;
+		if (sv->state == SHM_SERVER_UP && p->runs_bad >= b->fall)
+			set_state(i, SHM_SERVER_DOWN, r);
+	}
+}
+
+static void
+probe_start(unsigned i)
+{
+	struct probe *p = &probes[i];
+	const struct config_server *cs = &cfg->servers[i];
+	const char *check = backend_of(i)->check, *sp;
+
+	p->started = mono_ms();
+	p->deadline = p->started + backend_of(i)->check_timeout;
+	p->resp_len = p->sent = p->req_len = 0;
+	if (strcmp(check, "tcp") != 0 && (sp = strchr(check, ' ')))
+		p->req_len = (size_t)snprintf(
+		        p->req, sizeof(p->req),
+		        "%.*s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: "
+		        "proxyd-health-check\r\nConnection: close\r\n\r\n",
+		        (int)(sp - check), check, sp + 1, cs->name);
+	if (p->req_len >= sizeof(p->req))
+		p->req_len = sizeof(p->req) - 1;
+	p->fd = sock_connect((const struct sockaddr *)&cs->addr, cs->addrlen);
+	if (p->fd < 0) {
+		probe_done(i, SHM_CHECK_REFUSED, 0);
+		return;
+	}
+	p->state = PROBE_CONNECTING;
+}
+
+/* "HTTP/1.x NNN": the status, 0 if not yet, -1 if not HTTP. */
+static int
+status_of(const struct probe *p)
+{
+	unsigned st;
+
+	if (p->resp_len < 12)
+		return 0;
+	if (memcmp(p->resp, "HTTP/1.", 7) != 0 || p->resp[8] != ' ' ||
+	    sscanf(p->resp + 9, "%3u", &st) != 1 || st < 100 || st > 599)
+		return -1;
+	return (int)st;
+}
+
+static void
+probe_read(unsigned i)
+{
+	struct probe *p = &probes[i];
+	const struct config_backend *b = backend_of(i);
+	ssize_t n = recv(p->fd, p->resp + p->resp_len,
+	                 sizeof(p->resp) - p->resp_len, 0);
+	int st;
+
+	if (n > 0)
+		p->resp_len += (size_t)n;
+	st = status_of(p);
+	if (st < 0 || (st == 0 && (n == 0 || (n < 0 && errno != EAGAIN))))
+		probe_done(i, SHM_CHECK_BAD, 0);
+	else if (st > 0)
+		probe_done(i,
+		           (unsigned)st >= b->check_status_lo &&
+		                           (unsigned)st <= b->check_status_hi
+		                   ? SHM_CHECK_OK
+		                   : SHM_CHECK_STATUS,
+		           (unsigned)st);
+}
+
+/* The socket is ready for what the probe is waiting for. */
+static void
+probe_step(unsigned i, short revents)
+{
+	struct probe *p = &probes[i];
+	ssize_t n;
+
+	if (p->state == PROBE_CONNECTING) {
+		if (sock_connect_result(p->fd) != 0) {
+			probe_done(i, SHM_CHECK_REFUSED, 0);
+			return;
+		}
+		if (p->req_len == 0) { /* tcp: connected is enough */
+			probe_done(i, SHM_CHECK_OK, 0);
+			return;
+		}
+		p->state = PROBE_SENDING;
+	}
+	if (p->state == PROBE_SENDING) {
+		n = send(p->fd, p->req + p->sent, p->req_len - p->sent,
+		         MSG_NOSIGNAL);
+		if (n < 0 && errno != EAGAIN) {
+			probe_done(i, SHM_CHECK_REFUSED, 0);
+			return;
+		}
+		if (n > 0)
+			p->sent += (size_t)n;
+		if (p->sent == p->req_len)
+			p->state = PROBE_READING;
+		return;
+	}
+	if (p->state == PROBE_READING && (revents & (POLLIN | POLLHUP | POLLERR)))
+		probe_read(i);
+}
+
+/* A server whose requests failed `fall` times in a row, in some worker,
+ * since its last change: out, for every worker. */
+static void
+passive(unsigned i, uint64_t now)
+{
+	struct shm_server *sv = &servers[i];
+	const struct config_backend *b = backend_of(i);
+	unsigned r;
+
+	if (sv->state == SHM_SERVER_DOWN) {
+		/* without active checks, nothing else would bring it back */
+		if (strcmp(b->check, "off") == 0 &&
+		    unix_ms() >= sv->last_change + b->check_interval)
+			set_state(i, SHM_SERVER_UP, SHM_CHECK_NONE);
+		return;
+	}
+	for (r = 0; r < hdr->n_rows; r++) {
+		const struct shm_server_row *x =
+		        &rows[(size_t)r * hdr->n_servers + i];
+
+		if (__atomic_load_n(&x->fail_streak, __ATOMIC_RELAXED) >=
+		            b->fall &&
+		    __atomic_load_n(&x->last_fail, __ATOMIC_RELAXED) >
+		            sv->last_change) {
+			sv->result = SHM_CHECK_PASSIVE;
+			probes[i].runs_ok = 0;
+			set_state(i, SHM_SERVER_DOWN, SHM_CHECK_PASSIVE);
+			return;
+		}
+	}
+	(void)now;
+}
+
+static void
+tick(struct pollfd *pfd, unsigned *map)
+{
+	uint64_t now = mono_ms();
+	unsigned i, n = 0;
+	int wait = TICK_MS, rc;
+
+	for (i = 0; i < cfg->n_servers; i++) {
+		struct probe *p = &probes[i];
+
+		if (strcmp(backend_of(i)->check, "off") == 0)
+			continue;
+		if (p->state == PROBE_IDLE && now >= p->next_at)
+			probe_start(i);
+		if (p->state != PROBE_IDLE && now >= p->deadline)
+			probe_done(i, SHM_CHECK_TIMEOUT, 0);
+		if (p->state == PROBE_IDLE)
+			continue;
+		pfd[n].fd = p->fd;
+		pfd[n].events = p->state == PROBE_READING ? POLLIN : POLLOUT;
+		map[n++] = i;
+		if (p->deadline - now < (uint64_t)wait)
+			wait = (int)(p->deadline - now);
+	}
+	rc = poll(pfd, n, wait);
+	for (i = 0; rc > 0 && i < n; i++)
+		if (pfd[i].revents)
+			probe_step(map[i], pfd[i].revents);
+	now = mono_ms();
+	for (i = 0; i < cfg->n_servers; i++)
+		passive(i, now);
+	__atomic_store_n(&hdr->checker_heartbeat, unix_ms(), __ATOMIC_RELAXED);
+}
+
+void
+health_check_main(const struct health_check_heritage *h)
+{
+	struct sigaction sa = {.sa_handler = on_term};
+	struct pollfd *pfd;
+	unsigned *map, i;
+
+	prctl(PR_SET_NAME, "proxyd-health");
+	log_set_role("health");
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGQUIT, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGUSR1, SIG_IGN);
+	signal(SIGPIPE, SIG_IGN);
+	if (h->drop_privileges && h->drop_privileges(h) < 0)
+		_exit(1);
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() != h->master_pid)
+		_exit(0); /* the master died before we could watch it */
+	cfg = h->cfg;
+	hdr = h->area;
+	servers = (struct shm_server *)((char *)h->area + hdr->servers_off);
+	rows = (const struct shm_server_row *)((const char *)h->area +
+	                                       hdr->rows_off);
+	hdr->checker_pid = getpid();
+	probes = calloc(cfg->n_servers, sizeof(*probes));
+	pfd = calloc(cfg->n_servers + 1, sizeof(*pfd));
+	map = calloc(cfg->n_servers + 1, sizeof(*map));
+	if (!probes || !pfd || !map) {
+		log_error("health checker: out of memory");
+		_exit(1);
+	}
+	for (i = 0; i < cfg->n_servers; i++) {
+		probes[i].fd = -1;
+		/* spread the first checks over the interval */
+		probes[i].next_at = mono_ms() + (backend_of(i)->check_interval *
+		                                 i / (cfg->n_servers + 1)) %
+		                                        1000;
+	}
+	while (!stop)
+		tick(pfd, map);
+	for (i = 0; i < cfg->n_servers; i++)
+		probe_close(&probes[i]);
+	free(probes);
+	free(pfd);
+	free(map);
+	_exit(0);
+}
