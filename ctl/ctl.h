@@ -17,6 +17,8 @@ int ctl_stats(const struct shm_view *v, enum ctl_format format);
 int ctl_workers(const struct shm_view *v);
 /* rules.c: the rules area next to the segment at shm_path. */
 int ctl_rules(const char *shm_path);
+/* backends.c: the reverse-proxy backends and their servers. */
+int ctl_backends(const char *shm_path, int json);
 const char *ctl_action_name(uint32_t a);
 /* explain.c: which rule decides a request, and why the others did not. */
 int ctl_explain(const char *shm_path, int argc, char **argv);

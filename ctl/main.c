@@ -23,6 +23,8 @@ usage(FILE *f)
 	        "  stats [--json | --prometheus]  counters, totals and rates\n"
 	        "  workers                        worker processes\n"
 	        "  rules                          the rules the workers run\n"
+	        "  backends [--json]              reverse-proxy servers, "
+	        "health, load\n"
 	        "  explain URL [--src IP] [--method M] [--sni NAME] [--dst "
 	        "IP]\n"
 	        "              [--user NAME]\n"
@@ -70,6 +72,8 @@ run(const struct shm_view *v, const char *path, int argc, char **argv)
 		return ctl_workers(v);
 	if (strcmp(cmd, "rules") == 0)
 		return ctl_rules(path);
+	if (strcmp(cmd, "backends") == 0)
+		return ctl_backends(path, strcmp(opt, "--json") == 0);
 	if (strcmp(cmd, "explain") == 0)
 		return ctl_explain(path, argc, argv);
 	if (strcmp(cmd, "top") == 0)
@@ -87,8 +91,8 @@ static int
 known_option(const char *cmd, const char *opt)
 {
 	static const char *const commands[] = {
-	        "stats", "workers", "rules", "explain",
-	        "top",   "reload",  "stop",  NULL,
+	        "stats", "workers", "rules",  "backends", "explain",
+	        "top",   "reload",  "stop",   NULL,
 	};
 	const char *const *c;
 
@@ -102,6 +106,8 @@ known_option(const char *cmd, const char *opt)
 		return 1; /* explain reads its own arguments */
 	if (strcmp(cmd, "stats") == 0)
 		return !strcmp(opt, "--json") || !strcmp(opt, "--prometheus");
+	if (strcmp(cmd, "backends") == 0)
+		return !strcmp(opt, "--json");
 	if (strcmp(cmd, "top") == 0)
 		return !strcmp(opt, "-1");
 	return 0;
