@@ -206,7 +206,9 @@ upstream_release(struct session *s, int reusable)
 	s->up.io.fd = -1; /* the pool re-points the registration */
 	s->up.io.events = 0;
 	side_close(&s->up);
-	upstream_pool_put(s->pool_key, fd, &s->up_addr);
+	upstream_pool_put(s->pool_key, fd, &s->up_addr,
+	                  s->backend >= 0 ? backends.b[s->backend].cfg->keepalive
+	                                  : UPSTREAM_POOL_PER_ORIGIN);
 }
 
 /* The pooled connection closed before answering: send the request again

@@ -6,6 +6,12 @@
  * the epoll set while it moves between a session and the pool: each move
  * re-points its registration with one EPOLL_CTL_MOD (closing it is what
  * removes it).
+ *
+ * Connections are grouped by key (origin, or backend server) in a small
+ * hash table, most recently used first, so taking one is a lookup, not a
+ * scan, and each key can be held to its own bound (a backend's
+ * keepalive); one list across all keys, least recently used last, holds
+ * the whole pool to POOL_MAX.
  */
 #include "worker/upstream_pool.h"
 
@@ -22,20 +28,66 @@
 #include "worker/worker.h"
 
 #define POOL_MAX 1024
+#define POOL_BUCKETS 256 /* power of two */
+
+struct pool_key;
 
 struct pooled {
 	struct event_io io;
 	struct event_timer timer;
 	struct sockaddr_storage addr; /* the peer, for the next user */
-	struct pooled *prev;
+	struct pooled *prev;          /* all idle: most recent first */
 	struct pooled *next;
-	char key[SESSION_HOST_MAX + 16];
+	struct pooled *kprev; /* this key's: most recent first */
+	struct pooled *knext;
+	struct pool_key *key;
+};
+
+/* The idle connections of one key; kept while the worker runs (a
+ * worker talks to a bounded set of origins between restarts, and an
+ * empty key costs a few hundred bytes). */
+struct pool_key {
+	struct pool_key *chain;
+	struct pooled *head;
+	unsigned count;
+	char name[SESSION_HOST_MAX + 16];
 };
 
 static struct pooled *idle_head; /* most recently used first */
 static struct pooled *idle_tail;
 static struct pooled *spare;
 static unsigned idle_count;
+static struct pool_key *buckets[POOL_BUCKETS];
+static unsigned n_keys;
+
+static unsigned
+bucket_of(const char *key)
+{
+	unsigned h = 2166136261u;
+
+	for (; *key; key++)
+		h = (h ^ (unsigned char)*key) * 16777619u;
+	return h & (POOL_BUCKETS - 1);
+}
+
+static struct pool_key *
+find_key(const char *name, int create)
+{
+	unsigned b = bucket_of(name);
+	struct pool_key *k;
+
+	for (k = buckets[b]; k; k = k->chain)
+		if (strcmp(k->name, name) == 0)
+			return k;
+	/* a bound on keys too: each costs memory for the worker's life */
+	if (!create || n_keys >= 4 * POOL_MAX || !(k = calloc(1, sizeof(*k))))
+		return NULL;
+	snprintf(k->name, sizeof(k->name), "%s", name);
+	k->chain = buckets[b];
+	buckets[b] = k;
+	n_keys++;
+	return k;
+}
 
 static void
 unlink_entry(struct pooled *p)
@@ -48,6 +100,13 @@ unlink_entry(struct pooled *p)
 		p->next->prev = p->prev;
 	else
 		idle_tail = p->prev;
+	if (p->kprev)
+		p->kprev->knext = p->knext;
+	else
+		p->key->head = p->knext;
+	if (p->knext)
+		p->knext->kprev = p->kprev;
+	p->key->count--;
 	idle_count--;
 }
 
@@ -97,13 +156,16 @@ void
 upstream_pool_init(void)
 {
 	idle_head = idle_tail = spare = NULL;
-	idle_count = 0;
+	idle_count = n_keys = 0;
+	memset(buckets, 0, sizeof(buckets));
 }
 
 void
 upstream_pool_fini(void)
 {
 	struct pooled *p;
+	struct pool_key *k;
+	unsigned b;
 
 	while (idle_head)
 		close(drop_entry(idle_head));
@@ -111,20 +173,23 @@ upstream_pool_fini(void)
 		spare = p->next;
 		free(p);
 	}
+	for (b = 0; b < POOL_BUCKETS; b++)
+		while ((k = buckets[b]) != NULL) {
+			buckets[b] = k->chain;
+			free(k);
+		}
+	n_keys = 0;
 }
 
 int
 upstream_pool_take(const char *key, struct sockaddr_storage *addr)
 {
-	struct pooled *p, *next;
+	struct pool_key *k = find_key(key, 0);
 	int fd;
 
-	for (p = idle_head; p; p = next) {
-		next = p->next;
-		if (strcmp(p->key, key) != 0)
-			continue;
-		*addr = p->addr;
-		fd = drop_entry(p);
+	while (k && k->head) {
+		*addr = k->head->addr;
+		fd = drop_entry(k->head);
 		if (alive(fd))
 			return fd;
 		close(fd);
@@ -144,18 +209,56 @@ new_entry(void)
 	return calloc(1, sizeof(*p));
 }
 
-void
-upstream_pool_put(const char *key, int fd, const struct sockaddr_storage *addr)
+static void
+link_entry(struct pooled *p, struct pool_key *k)
 {
+	p->key = k;
+	p->prev = NULL;
+	p->next = idle_head;
+	if (idle_head)
+		idle_head->prev = p;
+	idle_head = p;
+	if (!idle_tail)
+		idle_tail = p;
+	p->kprev = NULL;
+	p->knext = k->head;
+	if (k->head)
+		k->head->kprev = p;
+	k->head = p;
+	k->count++;
+	idle_count++;
+}
+
+/* The least recently used connection of key k. */
+static struct pooled *
+oldest_of(struct pool_key *k)
+{
+	struct pooled *p = k->head;
+
+	while (p && p->knext)
+		p = p->knext;
+	return p;
+}
+
+void
+upstream_pool_put(const char *key, int fd, const struct sockaddr_storage *addr,
+                  unsigned max_idle)
+{
+	struct pool_key *k = find_key(key, 1);
 	struct pooled *p;
 
-	if (idle_count >= POOL_MAX)
+	if (!k || max_idle == 0) {
+		close(fd);
+		return;
+	}
+	if (k->count >= max_idle)
+		close(drop_entry(oldest_of(k)));
+	else if (idle_count >= POOL_MAX)
 		close(drop_entry(idle_tail));
 	if (!(p = new_entry())) {
 		close(fd);
 		return;
 	}
-	snprintf(p->key, sizeof(p->key), "%s", key);
 	p->addr = *addr;
 	p->io.fd = fd;
 	p->io.cb = on_idle_io;
@@ -170,12 +273,5 @@ upstream_pool_put(const char *key, int fd, const struct sockaddr_storage *addr)
 	}
 	event_timer_init(&p->timer, on_idle_timeout, p);
 	event_timer_start(&p->timer, &worker.q_upstream_idle);
-	p->prev = NULL;
-	p->next = idle_head;
-	if (idle_head)
-		idle_head->prev = p;
-	idle_head = p;
-	if (!idle_tail)
-		idle_tail = p;
-	idle_count++;
+	link_entry(p, k);
 }
