@@ -87,7 +87,8 @@ v1_check_start(const char *b, size_t n, const char **why)
 	if (agrees(t, tn, "TCP4 ") || agrees(t, tn, "TCP6 "))
 		return PROXY_PROTOCOL_AGAIN;
 	/* UNKNOWN ends the line or is followed by what is to be ignored */
-	if (agrees(t, tn, "UNKNOWN") && (tn <= 7 || t[7] == ' ' || t[7] == '\r'))
+	if (agrees(t, tn, "UNKNOWN") &&
+	    (tn <= 7 || t[7] == ' ' || t[7] == '\r'))
 		return PROXY_PROTOCOL_AGAIN;
 	return fail(why, "v1: protocol is not TCP4, TCP6 or UNKNOWN");
 }

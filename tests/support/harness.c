@@ -347,6 +347,62 @@ harness_origin_start(struct harness_origin *o, int tls)
 	return -1;
 }
 
+#define ORIGIN_ARGS_MAX 32
+
+int
+harness_origin_start_args(struct harness_origin *o, int tls,
+                          const char *const *args)
+{
+	static int seq;
+	const char *argv[ORIGIN_ARGS_MAX + 5];
+	char port_file[PATH_MAX], name[40];
+	int64_t deadline = harness_now_ms() + START_MS;
+	int null, n = 0, i;
+
+	memset(o, 0, sizeof(*o));
+	/* its own names: harness_origin_start() counts origin-N.port */
+	snprintf(name, sizeof(name), "origin-args-%d.port", seq++);
+	if (tmp_path(port_file, sizeof(port_file), name) < 0)
+		return -1;
+	argv[n++] = env_or("ORIGIN_BIN", "build/tests/origin");
+	argv[n++] = "-p";
+	argv[n++] = port_file;
+	if (tls)
+		argv[n++] = "-t";
+	for (i = 0; args != NULL && args[i] != NULL; i++) {
+		if (i == ORIGIN_ARGS_MAX) {
+			fprintf(stderr, "harness: more than %d origin args\n",
+			        ORIGIN_ARGS_MAX);
+			return -1;
+		}
+		argv[n++] = args[i];
+	}
+	argv[n] = NULL;
+	null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (null < 0)
+		return -1;
+	o->tls = tls;
+	o->pid = harness_spawn(argv, null, 2, 2);
+	close(null);
+	while (o->pid > 0 && harness_now_ms() < deadline) {
+		o->port = read_port_file(port_file);
+		if (o->port > 0) {
+			origin_register(o);
+			return 0;
+		}
+		/* e.g. -l PORT still taken: it exits at once */
+		if (waitpid(o->pid, NULL, WNOHANG) == o->pid) {
+			o->pid = 0;
+			break;
+		}
+		harness_sleep_ms(10);
+	}
+	fprintf(stderr, "harness: origin %s did not start\n", argv[0]);
+	harness_kill_reap(o->pid);
+	o->pid = 0;
+	return -1;
+}
+
 void
 harness_origin_stop(struct harness_origin *o)
 {

@@ -132,6 +132,11 @@ struct harness_origin {
 
 /* Starts $ORIGIN_BIN (default build/tests/origin) and reads its port. */
 int harness_origin_start(struct harness_origin *o, int tls);
+/* Starts the origin with extra arguments (NULL-terminated argv tail, e.g.
+ * {"-n", "b1", NULL}; NULL for none; see tests/support/origin.c for the
+ * options).  0, or -1 when it did not start (e.g. -l PORT still taken). */
+int harness_origin_start_args(struct harness_origin *o, int tls,
+                              const char *const *args);
 void harness_origin_stop(struct harness_origin *o);
 
 /* ---- proxyd -------------------------------------------------------- */
@@ -269,6 +274,16 @@ int harness_conn_closed(struct harness_conn *c, int timeout_ms);
  * Returns the byte count, or -1 on timeout. */
 ssize_t harness_conn_read_all(struct harness_conn *c, char *out, size_t cap,
                               int timeout_ms);
+
+/* Sends a WebSocket upgrade for /ws through a reverse proxy listening on
+ * 127.0.0.1:port (raw socket; Host: host, or 127.0.0.1:port when NULL),
+ * checks the 101 and its Sec-WebSocket-Accept, then sends one masked text
+ * frame with msg and reads the echoed frame (the origin's GET /ws); then a
+ * close, whose answer is waited for at most 1 s and not judged.  0 when
+ * the echo is a final unmasked text frame equal to msg, -1 otherwise
+ * (errmsg[errlen] explains).  Bounded by HARNESS_WAIT_MS. */
+int harness_ws_echo(int port, const char *host, const char *msg, char *errmsg,
+                    size_t errlen);
 
 /* The value of the first field called name in a head (case-insensitive),
  * copied into out; NULL when absent. */

@@ -14,7 +14,10 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include <sys/random.h>
 #include <sys/socket.h>
+
+#include <openssl/evp.h>
 
 #include "tests/support/harness.h"
 #include "tests/support/harness_int.h"
@@ -332,6 +335,211 @@ harness_conn_read_all(struct harness_conn *c, char *out, size_t cap,
 		if (got < 0)
 			return -1;
 	}
+}
+
+/* ---- WebSocket ----------------------------------------------------- */
+
+#define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+#define WS_KEY_LEN 24 /* base64 of 16 bytes */
+
+struct ws_try {
+	struct harness_conn *c;
+	struct harness_resp *r;
+	int64_t deadline;
+	char *err;
+	size_t errlen;
+};
+
+static int ws_fail(struct ws_try *t, const char *fmt, ...)
+        __attribute__((format(printf, 2, 3)));
+
+static int
+ws_fail(struct ws_try *t, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (t->errlen > 0) {
+		va_start(ap, fmt);
+		vsnprintf(t->err, t->errlen, fmt, ap);
+		va_end(ap);
+	}
+	return -1;
+}
+
+/* Exactly n bytes of the peer's stream into out, before the deadline. */
+static int
+ws_take(struct ws_try *t, void *out, size_t n)
+{
+	while (t->c->len - t->c->pos < n)
+		if (conn_fill(t->c, t->deadline) <= 0)
+			return -1;
+	memcpy(out, t->c->buf + t->c->pos, n);
+	t->c->pos += n;
+	return 0;
+}
+
+/* The upgrade request, and a 101 that proves the origin saw our key. */
+static int
+ws_upgrade(struct ws_try *t, int port, const char *host)
+{
+	unsigned char nonce[16], md[EVP_MAX_MD_SIZE];
+	char key[WS_KEY_LEN + 1], want[64], got[128];
+	char buf[WS_KEY_LEN + sizeof(WS_GUID)];
+	unsigned md_len;
+
+	if (getrandom(nonce, sizeof(nonce), 0) != (ssize_t)sizeof(nonce))
+		return ws_fail(t, "getrandom failed");
+	EVP_EncodeBlock((unsigned char *)key, nonce, sizeof(nonce));
+	snprintf(buf, sizeof(buf), "%s%s", key, WS_GUID);
+	if (EVP_Digest(buf, strlen(buf), md, &md_len, EVP_sha1(), NULL) != 1)
+		return ws_fail(t, "SHA-1 failed");
+	EVP_EncodeBlock((unsigned char *)want, md, (int)md_len);
+	if (harness_conn_sendf(t->c,
+	                       "GET /ws HTTP/1.1\r\nHost: %s\r\n"
+	                       "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+	                       "Sec-WebSocket-Key: %s\r\n"
+	                       "Sec-WebSocket-Version: 13\r\n\r\n",
+	                       host, key) < 0)
+		return ws_fail(t, "sending the upgrade to port %d failed",
+		               port);
+	if (harness_conn_response(t->c, t->r, 0, harness_left_ms(t->deadline)) <
+	    0)
+		return ws_fail(t, "upgrade response: %s", t->r->error);
+	if (t->r->status != 101)
+		return ws_fail(t, "upgrade answered %d, not 101: %.200s",
+		               t->r->status, t->r->head);
+	if (!harness_head_value(t->r->head, "Sec-WebSocket-Accept", got,
+	                        sizeof(got)) ||
+	    strcmp(got, want) != 0)
+		return ws_fail(t, "Sec-WebSocket-Accept is not %s: %.300s",
+		               want, t->r->head);
+	return 0;
+}
+
+/* A masked client frame (RFC 6455 5.2) of opcode op; 0 or -1. */
+static int
+ws_send(struct ws_try *t, unsigned op, const void *data, size_t len)
+{
+	unsigned char *f = malloc(len + 14), mask[4];
+	const unsigned char *p = data;
+	size_t n = 2, i;
+	int rc;
+
+	if (f == NULL || getrandom(mask, 4, 0) != 4) {
+		free(f);
+		return ws_fail(t, "no memory or randomness for a frame");
+	}
+	f[0] = (unsigned char)(0x80 | op);
+	if (len < 126) {
+		f[1] = (unsigned char)(0x80 | len);
+	} else if (len <= 0xffff) {
+		f[1] = 0x80 | 126;
+		f[n++] = (unsigned char)(len >> 8);
+		f[n++] = (unsigned char)len;
+	} else {
+		f[1] = 0x80 | 127;
+		for (i = 0; i < 8; i++)
+			f[n++] = (unsigned char)((uint64_t)len >> (56 - 8 * i));
+	}
+	memcpy(f + n, mask, 4);
+	n += 4;
+	for (i = 0; i < len; i++)
+		f[n + i] = p[i] ^ mask[i & 3];
+	rc = harness_conn_send(t->c, f, n + len);
+	free(f);
+	return rc < 0 ? ws_fail(t, "sending a frame failed") : 0;
+}
+
+/* The echo: one final, unmasked text frame whose payload is msg. */
+static int
+ws_expect_echo(struct ws_try *t, const char *msg)
+{
+	size_t want = strlen(msg), k, off;
+	unsigned char h[2], ext[8];
+	uint64_t len = 0;
+	int i, n;
+
+	if (ws_take(t, h, 2) < 0)
+		return ws_fail(t, "no echo frame (closed or timed out)");
+	if (h[0] != 0x81 || (h[1] & 0x80))
+		return ws_fail(t,
+		               "echo frame starts %02x %02x, not a final "
+		               "unmasked text frame",
+		               h[0], h[1]);
+	n = (h[1] & 0x7f) == 126 ? 2 : (h[1] & 0x7f) == 127 ? 8 : 0;
+	if (ws_take(t, ext, (size_t)n) < 0)
+		return ws_fail(t, "echo frame cut in its length");
+	for (i = 0; i < n; i++)
+		len = len << 8 | ext[i];
+	if (n == 0)
+		len = h[1] & 0x7f;
+	if (len != want)
+		return ws_fail(t, "echo of %llu bytes, sent %zu",
+		               (unsigned long long)len, want);
+	for (off = 0; off < want; off += k) {
+		if (t->c->pos == t->c->len && conn_fill(t->c, t->deadline) <= 0)
+			return ws_fail(t, "echo cut after %zu of %zu bytes",
+			               off, want);
+		k = t->c->len - t->c->pos;
+		if (k > want - off)
+			k = want - off;
+		if (memcmp(t->c->buf + t->c->pos, msg + off, k) != 0)
+			return ws_fail(t,
+			               "echo differs from the message within "
+			               "bytes %zu..%zu",
+			               off, off + k);
+		t->c->pos += k;
+	}
+	return 0;
+}
+
+int
+harness_ws_echo(int port, const char *host, const char *msg, char *errmsg,
+                size_t errlen)
+{
+	static const unsigned char normal_close[] = {0x03, 0xe8}; /* 1000 */
+	struct ws_try t = {NULL, NULL, harness_now_ms() + HARNESS_WAIT_MS,
+	                   errmsg, errmsg != NULL ? errlen : 0};
+	char hostport[32];
+	int rc = -1, wait;
+
+	if (t.errlen > 0)
+		errmsg[0] = '\0';
+	if (host == NULL) {
+		snprintf(hostport, sizeof(hostport), "127.0.0.1:%d", port);
+		host = hostport;
+	}
+	/* both are large: off the stack */
+	t.c = calloc(1, sizeof(*t.c));
+	t.r = calloc(1, sizeof(*t.r));
+	if (t.c != NULL)
+		t.c->fd = -1;
+	if (t.c == NULL || t.r == NULL) {
+		ws_fail(&t, "out of memory");
+		goto out;
+	}
+	if (harness_conn_open(t.c, port) < 0) {
+		ws_fail(&t, "cannot connect to 127.0.0.1:%d", port);
+		goto out;
+	}
+	if (ws_upgrade(&t, port, host) < 0 ||
+	    ws_send(&t, 0x1, msg, strlen(msg)) < 0 ||
+	    ws_expect_echo(&t, msg) < 0)
+		goto out;
+	rc = 0;
+	/* a clean end, so the proxy sees the close handshake; the answer is
+	 * waited for briefly and not judged */
+	wait = harness_left_ms(t.deadline);
+	if (ws_send(&t, 0x8, normal_close, sizeof(normal_close)) == 0)
+		harness_conn_closed(t.c, wait < 1000 ? wait : 1000);
+out:
+	if (t.c != NULL)
+		harness_conn_close(t.c); /* fd is -1 when the open failed */
+	if (t.r != NULL)
+		harness_resp_free(t.r);
+	free(t.r);
+	free(t.c);
+	return rc;
 }
 
 /* ---- heads --------------------------------------------------------- */

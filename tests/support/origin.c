@@ -1,8 +1,20 @@
 /*
  * origin: the HTTP/1.1 origin server the integration suites put behind
- * proxyd.  `origin -p PORT_FILE [-t]` listens on an ephemeral 127.0.0.1
- * port, writes the port into PORT_FILE once listening, and serves until
- * SIGTERM; -t serves TLS with a self-signed certificate made at start-up.
+ * proxyd.  `origin -p PORT_FILE [-t] [-n NAME] [-l PORT] [-P] [-H FILE]`
+ * listens on an ephemeral 127.0.0.1 port, writes the port into PORT_FILE
+ * once listening, and serves until SIGTERM.
+ *
+ *   -t        TLS, with a self-signed certificate made at start-up
+ *   -n NAME   every response carries "X-Origin: NAME" (but the broken
+ *             ones of /malformed and /smuggle), and GET /whoami answers
+ *             "NAME\n": which of several backends served
+ *   -l PORT   listens on that 127.0.0.1 port instead (SO_REUSEADDR), so a
+ *             test can stop a backend and bring it back on the same port;
+ *             PORT_FILE is still written
+ *   -P        every connection must start with a PROXY protocol header,
+ *             v1 or v2 (before the TLS handshake with -t); without a valid
+ *             one it is closed unanswered
+ *   -H FILE   GET /healthz answers 503 while FILE exists
  *
  * Test support, so simple before fast: a thread per connection (bounded),
  * blocking sockets with timeouts, a strict-enough keep-alive parser.  Bodies
@@ -18,7 +30,18 @@
  *   POST|PUT /sink   "bytes=N sum=HEX pattern=yes|no\n" for the body
  *   GET /malformed   a broken status line;  GET /smuggle  CL and TE both
  *   GET /hang        reads the request, never answers
- * HEAD works everywhere; Expect: 100-continue gets an interim 100.
+ *   GET /whoami      "NAME\n" (with -n; 404 without)
+ *   GET /healthz     200 "ok\n", or 503 "unhealthy\n" while -H's FILE exists
+ *   GET /count       "N\n": the requests this process has served, counting
+ *                    neither /count nor /healthz (a balancer's checks)
+ *   GET /proxy       "src=IP:PORT dst=IP:PORT\n" from this connection's
+ *                    PROXY header (IPv6 as [IP]:PORT), "local\n" for
+ *                    LOCAL/UNKNOWN/UNSPEC, "none\n" without -P
+ *   GET /ws          a WebSocket upgrade (101), then an echo of every frame
+ *                    until a close (tests/support/origin/ws.c); 400
+ *                    without the upgrade fields
+ * The new endpoints also answer with a query string (/healthz?x).  HEAD
+ * works everywhere; Expect: 100-continue gets an interim 100.
  *
  * This file is main, the accept loop and the per-connection threads; the
  * parts are in tests/support/origin/ (origin.h says which is where).
@@ -49,6 +72,9 @@
 static SSL_CTX *origin_tls;
 static int origin_want_tls;
 static atomic_int origin_threads;
+
+struct origin_options origin_opts;
+atomic_ulong origin_served;
 
 /* ---- connections --------------------------------------------------- */
 
@@ -82,6 +108,12 @@ conn_thread(void *arg)
 {
 	struct origin_conn *c = arg;
 
+	if (origin_opts.proxy_protocol && origin_read_proxy_header(c) < 0) {
+		c->close_how = ORIGIN_CLOSE_NOW;
+		origin_conn_finish(c);
+		atomic_fetch_sub(&origin_threads, 1);
+		return NULL;
+	}
 	if (c->ssl != NULL && SSL_accept(c->ssl) != 1) {
 		SSL_free(c->ssl);
 		c->ssl = NULL;
@@ -99,8 +131,9 @@ conn_thread(void *arg)
 
 /* ---- set-up -------------------------------------------------------- */
 
+/* On *port, or an ephemeral port when it is 0 (then *port says which). */
 static int
-listen_any(int *port)
+listen_on(int *port)
 {
 	struct sockaddr_in sa = {.sin_family = AF_INET};
 	socklen_t len = sizeof(sa);
@@ -108,6 +141,7 @@ listen_any(int *port)
 
 	if (fd < 0)
 		return -1;
+	sa.sin_port = htons((uint16_t)*port);
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
@@ -200,8 +234,39 @@ serve(int lfd, int sfd)
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: origin -p PORT_FILE [-t]\n");
+	fprintf(stderr, "usage: origin -p PORT_FILE [-t] [-n NAME] [-l PORT] "
+	                "[-P] [-H FILE]\n");
 	exit(2);
+}
+
+/* -n: it goes into a header field, so printable and bounded. */
+static int
+set_name(const char *name)
+{
+	size_t i, n = strlen(name);
+
+	if (n == 0 || n > ORIGIN_NAME_MAX)
+		return -1;
+	for (i = 0; i < n; i++)
+		if (name[i] <= 0x20 || name[i] >= 0x7f)
+			return -1;
+	origin_opts.name = name;
+	snprintf(origin_opts.name_field, sizeof(origin_opts.name_field),
+	         "X-Origin: %s\r\n", name);
+	return 0;
+}
+
+/* -l: 1..65535 in decimal. */
+static int
+parse_port(const char *s)
+{
+	char *end;
+	long v;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	v = strtol(s, &end, 10);
+	return *end == '\0' && v >= 1 && v <= 65535 ? (int)v : -1;
 }
 
 int
@@ -209,13 +274,21 @@ main(int argc, char **argv)
 {
 	const char *port_file = NULL;
 	sigset_t set;
-	int opt, lfd, sfd, port, rc;
+	int opt, lfd, sfd, port = 0, rc;
 
-	while ((opt = getopt(argc, argv, "p:t")) != -1) {
+	while ((opt = getopt(argc, argv, "p:tn:l:PH:")) != -1) {
 		if (opt == 'p')
 			port_file = optarg;
 		else if (opt == 't')
 			origin_want_tls = 1;
+		else if (opt == 'n' && set_name(optarg) == 0)
+			continue;
+		else if (opt == 'l' && (port = parse_port(optarg)) > 0)
+			continue;
+		else if (opt == 'P')
+			origin_opts.proxy_protocol = 1;
+		else if (opt == 'H')
+			origin_opts.health_file = optarg;
 		else
 			usage();
 	}
@@ -232,7 +305,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "origin: cannot set up TLS\n");
 		return 1;
 	}
-	lfd = listen_any(&port);
+	lfd = listen_on(&port);
 	if (sfd < 0 || lfd < 0 || write_port(port_file, port) < 0) {
 		perror("origin: start-up");
 		return 1;

@@ -13,7 +13,6 @@
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 #include <unistd.h>
 
 #include "tests/support/harness.h"
@@ -34,8 +33,11 @@ reject_413(struct origin_conn *c)
 {
 	origin_sleep_ms(300);
 	c->close_how = ORIGIN_CLOSE_NOW;
-	write_str(c, "HTTP/1.1 413 Content Too Large\r\nServer: origin\r\n"
-	             "Content-Length: 0\r\nConnection: close\r\n\r\n");
+	origin_conn_printf(
+	        c,
+	        "HTTP/1.1 413 Content Too Large\r\nServer: origin\r\n"
+	        "%sContent-Length: 0\r\nConnection: close\r\n\r\n",
+	        origin_opts.name_field);
 	return -1;
 }
 
@@ -44,8 +46,10 @@ static int
 early_hints(struct origin_conn *c, struct origin_req *r)
 {
 	if (origin_body_drain(c, r) < 0 ||
-	    write_str(c, "HTTP/1.1 103 Early Hints\r\n"
-	                 "Link: </style.css>; rel=preload\r\n\r\n") < 0)
+	    origin_conn_printf(c,
+	                       "HTTP/1.1 103 Early Hints\r\n%s"
+	                       "Link: </style.css>; rel=preload\r\n\r\n",
+	                       origin_opts.name_field) < 0)
 		return -1;
 	origin_sleep_ms(500);
 	return origin_send_simple(c, r, 200, "hinted\n");
@@ -58,9 +62,10 @@ conn_cl(struct origin_conn *c, struct origin_req *r)
 {
 	if (origin_body_drain(c, r) < 0 ||
 	    origin_conn_printf(c,
-	                       "HTTP/1.1 200 OK\r\nServer: origin\r\n"
+	                       "HTTP/1.1 200 OK\r\nServer: origin\r\n%s"
 	                       "Connection: Content-Length%s\r\n"
 	                       "Content-Length: 2\r\n\r\n",
+	                       origin_opts.name_field,
 	                       r->keep_alive ? "" : ", close") < 0)
 		return -1;
 	return r->is_head ? 0 : write_str(c, "ok");
@@ -73,7 +78,10 @@ reset_close(struct origin_conn *c, struct origin_req *r)
 	if (origin_body_drain(c, r) < 0)
 		return -1;
 	c->close_how = ORIGIN_CLOSE_RESET;
-	write_str(c, "HTTP/1.0 200 OK\r\nServer: origin\r\n\r\nhello, partial");
+	origin_conn_printf(c,
+	                   "HTTP/1.0 200 OK\r\nServer: origin\r\n%s\r\n"
+	                   "hello, partial",
+	                   origin_opts.name_field);
 	return -1;
 }
 
@@ -110,28 +118,6 @@ stall_upload(struct origin_conn *c)
 	return -1;
 }
 
-/* The value of the request's first field called name, or NULL. */
-static const char *
-field_value(const char *head, const char *name, char *out, size_t cap)
-{
-	size_t k = strlen(name), n;
-	const char *p = strstr(head, "\r\n"), *v;
-
-	for (; p != NULL && p[2] != '\r'; p = strstr(p + 2, "\r\n")) {
-		if (strncasecmp(p + 2, name, k) != 0 || p[2 + k] != ':')
-			continue;
-		for (v = p + 3 + k; *v == ' ' || *v == '\t'; v++)
-			;
-		n = strcspn(v, "\r");
-		if (n >= cap)
-			return NULL;
-		memcpy(out, v, n);
-		out[n] = '\0';
-		return out;
-	}
-	return NULL;
-}
-
 /* Appends one line to path in a single write (atomic under O_APPEND). */
 static void
 record_line(const char *path, const char *line)
@@ -157,7 +143,7 @@ record(struct origin_conn *c, struct origin_req *r)
 	uint64_t total = 0;
 	ssize_t n;
 
-	if (!field_value(c->head, "X-Record-File", file, sizeof(file)))
+	if (!origin_head_field(c->head, "X-Record-File", file, sizeof(file)))
 		return origin_send_simple(c, r, 400, "no X-Record-File\n");
 	snprintf(line, sizeof(line), "head %s\n", r->path);
 	record_line(file, line);
@@ -243,7 +229,7 @@ static int
 chunks(struct origin_conn *c, struct origin_req *r)
 {
 	const char *q = strchr(r->path, '?'), *p;
-	char type[256] = "", coding[64] = "", num[24] = "0", extra[400];
+	char type[256] = "", coding[64] = "", num[24] = "0", extra[512];
 	char *data = c->out + 32;
 	uint64_t pad;
 	ssize_t n;
@@ -264,7 +250,7 @@ chunks(struct origin_conn *c, struct origin_req *r)
 	}
 	if (origin_parse_length(num, &pad) < 0)
 		return origin_send_simple(c, r, 400, "bad p\n");
-	snprintf(extra, sizeof(extra), "%s%s%s%s%s%s",
+	snprintf(extra, sizeof(extra), "%s%s%s%s%s%s%s", origin_opts.name_field,
 	         type[0] ? "Content-Type: " : "", type, type[0] ? "\r\n" : "",
 	         coding[0] ? "Content-Encoding: " : "", coding,
 	         coding[0] ? "\r\n" : "");

@@ -2,9 +2,10 @@
  * The test origin's parts (see tests/support/origin.c for what it serves):
  * connection I/O over a socket or TLS (io.c), the request parser (request.c),
  * responses and the endpoints (response.c) and the in-memory certificate
- * (tls.c), and the misbehaving endpoints (faults.c).  origin.c holds main,
- * the accept loop and the threads.  Built only into build/tests/origin,
- * never into the suites.
+ * (tls.c), the misbehaving endpoints (faults.c), the PROXY protocol header
+ * of -P (proxy_hdr.c) and the WebSocket echo of /ws (ws.c).  origin.c holds
+ * main, the accept loop and the threads.  Built only into
+ * build/tests/origin, never into the suites.
  *
  * faults.c serves origins that break the rules in the ways real ones do,
  * for tests/integration/check_regressions.c (any method unless said):
@@ -39,17 +40,34 @@
 #ifndef TESTS_SUPPORT_ORIGIN_ORIGIN_H
 #define TESTS_SUPPORT_ORIGIN_ORIGIN_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
 #include <openssl/ssl.h>
 
+#include "worker/proxy_protocol.h"
+
 #define ORIGIN_HEAD_MAX 65536
 #define ORIGIN_IO 65536
 #define ORIGIN_IDLE_S 60 /* keep-alive and per-read timeout */
 #define ORIGIN_MAX_SLOW_MS 120000
 #define ORIGIN_LINE_MAX 4096 /* chunk-size and trailer lines */
+#define ORIGIN_NAME_MAX 64   /* -n NAME */
+
+/* What main() read from the command line; set before any thread starts,
+ * read-only after. */
+struct origin_options {
+	const char *name;        /* -n: /whoami's answer; NULL without -n */
+	const char *health_file; /* -H: /healthz is 503 while it exists */
+	int proxy_protocol;      /* -P: every connection starts with a header */
+	char name_field[ORIGIN_NAME_MAX + 16]; /* "X-Origin: NAME\r\n" or "" */
+};
+
+extern struct origin_options origin_opts;
+/* Requests served (GET /count), all but /count and /healthz themselves. */
+extern atomic_ulong origin_served;
 
 enum origin_framing {
 	ORIGIN_BODY_NONE = 0,
@@ -68,6 +86,8 @@ struct origin_conn {
 	int fd;
 	enum origin_close close_how;
 	SSL *ssl;
+	/* -P: the header this connection sent */
+	struct proxy_protocol_info pp;
 	size_t len; /* bytes in in[] */
 	size_t pos; /* consumed */
 	char in[ORIGIN_HEAD_MAX];
@@ -123,12 +143,20 @@ ssize_t origin_body_read(struct origin_conn *c, struct origin_req *r, char *buf,
                          size_t len);
 /* Reads and drops what is left of the body.  0 or -1. */
 int origin_body_drain(struct origin_conn *c, struct origin_req *r);
+/* The value of a head's first field called name (case-insensitive),
+ * copied into out[cap]; NULL when absent or too long. */
+const char *origin_head_field(const char *head, const char *name, char *out,
+                              size_t cap);
+/* Has the comma-separated list v the token tok (case-insensitive)? */
+int origin_has_token(const char *v, const char *tok);
 
 /* ---- response.c: responses and the endpoints ----------------------- */
 
 /* A whole small text/plain response. */
 int origin_send_simple(struct origin_conn *c, struct origin_req *r, int code,
                        const char *body);
+/* The standard reason phrase of code ("Status" for the unlisted). */
+const char *origin_reason(int code);
 /* Routes one parsed request; 0 to keep the connection, -1 to close. */
 int origin_dispatch(struct origin_conn *c, struct origin_req *r);
 
@@ -137,6 +165,22 @@ int origin_dispatch(struct origin_conn *c, struct origin_req *r);
 /* 1 when the path is one of faults.c's (*rc then says, as for
  * origin_dispatch, whether to keep the connection), else 0. */
 int origin_fault_dispatch(struct origin_conn *c, struct origin_req *r, int *rc);
+
+/* ---- proxy_hdr.c: -P ----------------------------------------------- */
+
+/* Reads the PROXY header that must open the connection into c->pp,
+ * consuming no byte past it (with -t, the TLS handshake follows on the
+ * same socket).  0, or -1 when it is missing, invalid or late. */
+int origin_read_proxy_header(struct origin_conn *c);
+/* GET /proxy's body: "src=IP:PORT dst=IP:PORT\n" (IPv6 in brackets),
+ * "local\n", or "none\n" without -P. */
+void origin_proxy_describe(const struct origin_conn *c, char *out, size_t cap);
+
+/* ---- ws.c: GET /ws ------------------------------------------------- */
+
+/* The WebSocket upgrade, then the echo until a close frame or an error
+ * (400 without the upgrade fields).  As origin_dispatch: 0 or -1. */
+int origin_websocket(struct origin_conn *c, struct origin_req *r);
 
 /* ---- tls.c --------------------------------------------------------- */
 

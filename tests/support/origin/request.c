@@ -65,8 +65,8 @@ origin_parse_length(const char *v, uint64_t *out)
 }
 
 /* Has the comma-separated list v the token tok? */
-static int
-has_token(const char *v, const char *tok)
+int
+origin_has_token(const char *v, const char *tok)
 {
 	size_t n = strlen(tok);
 
@@ -129,9 +129,9 @@ parse_field(struct origin_req *r, char *line, int *seen_cl, int *seen_te)
 			return -1;
 		*seen_te = 1;
 	} else if (strcasecmp(line, "connection") == 0) {
-		if (has_token(v, "close"))
+		if (origin_has_token(v, "close"))
 			r->keep_alive = 0;
-		else if (has_token(v, "keep-alive"))
+		else if (origin_has_token(v, "keep-alive"))
 			r->keep_alive = 1;
 	} else if (strcasecmp(line, "expect") == 0) {
 		r->expect_continue = strcasecmp(v, "100-continue") == 0;
@@ -174,6 +174,31 @@ has_ctl(const char *s)
 		if (((unsigned char)*s < 0x20 && *s != '\t') || *s == 0x7f)
 			return 1;
 	return 0;
+}
+
+/* The value of the head's first field called name, or NULL.  The head
+ * passed origin_parse_head, so every line ends in CRLF. */
+const char *
+origin_head_field(const char *head, const char *name, char *out, size_t cap)
+{
+	size_t k = strlen(name), n;
+	const char *p = strstr(head, "\r\n"), *v;
+
+	for (; p != NULL && p[2] != '\r'; p = strstr(p + 2, "\r\n")) {
+		if (strncasecmp(p + 2, name, k) != 0 || p[2 + k] != ':')
+			continue;
+		for (v = p + 3 + k; *v == ' ' || *v == '\t'; v++)
+			;
+		n = strcspn(v, "\r");
+		while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+			n--;
+		if (n >= cap)
+			return NULL;
+		memcpy(out, v, n);
+		out[n] = '\0';
+		return out;
+	}
+	return NULL;
 }
 
 /* Parses c->head (a scratch copy, so /headers can still echo c->head). */

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "tests/support/harness.h"
 #include "tests/support/origin/origin.h"
@@ -14,13 +15,14 @@
 /* ---- responses ----------------------------------------------------- */
 
 static const char *const reasons[] = {
-        [200] = "OK",           [204] = "No Content",
-        [304] = "Not Modified", [400] = "Bad Request",
-        [404] = "Not Found",    [405] = "Method Not Allowed",
+        [101] = "Switching Protocols", [200] = "OK",
+        [204] = "No Content",          [304] = "Not Modified",
+        [400] = "Bad Request",         [404] = "Not Found",
+        [405] = "Method Not Allowed",  [503] = "Service Unavailable",
 };
 
-static const char *
-reason(int code)
+const char *
+origin_reason(int code)
 {
 	if (code < (int)(sizeof(reasons) / sizeof(reasons[0])) &&
 	    reasons[code] != NULL)
@@ -39,9 +41,10 @@ send_head(struct origin_conn *c, struct origin_req *r, int code, int64_t length,
 		snprintf(len, sizeof(len), "Content-Length: %lld\r\n",
 		         (long long)length);
 	return origin_conn_printf(c,
-	                          "HTTP/1.1 %d %s\r\nServer: origin\r\n%s%s%s"
+	                          "HTTP/1.1 %d %s\r\nServer: origin\r\n%s%s%s%s"
 	                          "\r\n",
-	                          code, reason(code), len, extra,
+	                          code, origin_reason(code),
+	                          origin_opts.name_field, len, extra,
 	                          r->keep_alive ? "" : "Connection: close\r\n");
 }
 
@@ -233,6 +236,47 @@ path_num(const char *path, const char *prefix, uint64_t *n)
 	return origin_parse_length(num, n);
 }
 
+/* The path is name, with or without a query. */
+static int
+is_path(const char *path, const char *name)
+{
+	size_t k = strlen(name);
+
+	return strncmp(path, name, k) == 0 &&
+	       (path[k] == '\0' || path[k] == '?');
+}
+
+/* The endpoints that describe this origin rather than serve content:
+ * 1 when path is one of them (*rc as for origin_dispatch), else 0. */
+static int
+self_dispatch(struct origin_conn *c, struct origin_req *r, int *rc)
+{
+	char msg[160];
+
+	if (is_path(r->path, "/whoami") && origin_opts.name != NULL) {
+		snprintf(msg, sizeof(msg), "%s\n", origin_opts.name);
+		*rc = origin_send_simple(c, r, 200, msg);
+	} else if (is_path(r->path, "/healthz")) {
+		if (origin_opts.health_file != NULL &&
+		    access(origin_opts.health_file, F_OK) == 0)
+			*rc = origin_send_simple(c, r, 503, "unhealthy\n");
+		else
+			*rc = origin_send_simple(c, r, 200, "ok\n");
+	} else if (is_path(r->path, "/count")) {
+		snprintf(msg, sizeof(msg), "%lu\n",
+		         atomic_load(&origin_served));
+		*rc = origin_send_simple(c, r, 200, msg);
+	} else if (is_path(r->path, "/proxy")) {
+		origin_proxy_describe(c, msg, sizeof(msg));
+		*rc = origin_send_simple(c, r, 200, msg);
+	} else if (is_path(r->path, "/ws")) {
+		*rc = origin_websocket(c, r);
+	} else {
+		return 0;
+	}
+	return 1;
+}
+
 static int
 is_upload(const struct origin_req *r)
 {
@@ -247,6 +291,10 @@ origin_dispatch(struct origin_conn *c, struct origin_req *r)
 	uint64_t n;
 	int rc;
 
+	/* watching the count, or a balancer's health checks, must not move
+	 * it: balancing tests compare it with the requests they sent */
+	if (!is_path(p, "/count") && !is_path(p, "/healthz"))
+		atomic_fetch_add(&origin_served, 1);
 	if (origin_fault_dispatch(c, r, &rc))
 		return rc;
 	if (strcmp(p, "/echo") == 0 || strcmp(p, "/sink") == 0) {
@@ -259,6 +307,8 @@ origin_dispatch(struct origin_conn *c, struct origin_req *r)
 	/* every other endpoint ignores a request body */
 	if (send_100(c, r) < 0 || origin_body_drain(c, r) < 0)
 		return -1;
+	if (self_dispatch(c, r, &rc))
+		return rc;
 	if (path_num(p, "/size/", &n) == 0)
 		return send_pattern(c, r, n, 0);
 	if (path_num(p, "/close/", &n) == 0)
