@@ -20,6 +20,7 @@
 #define CONFIG_MAX_ROUTES 256
 #define CONFIG_MAX_CIDRS 32
 #define CONFIG_MAX_HIDE 16
+#define CONFIG_MAX_CERTS 256 /* certificate = lines, all listeners */
 
 enum listen_mode {
 	LISTEN_FORWARD = 0,
@@ -73,7 +74,28 @@ struct config_listen {
 	char hide_headers[512]; /* as written */
 	char hide[CONFIG_MAX_HIDE][64]; /* lower case */
 	unsigned n_hide;
+	/* TLS (tls/): clients speak TLS to this listener */
+	int tls;
+	char tls_cert[PATH_MAX]; /* default certificate chain, PEM */
+	char tls_key[PATH_MAX];
+	char tls_ocsp[PATH_MAX]; /* its stapled OCSP response, DER; "" */
+	char certificate[16];    /* placeholder member of the repeatable
+	                          * key; the lines go to config.certs */
+	unsigned tls_protocols;  /* CONFIG_TLS_V12 | CONFIG_TLS_V13 */
+	char tls_ciphers[512];   /* TLS 1.2 cipher list; "" = OpenSSL's */
 	int line; /* line of the [listen] header */
+};
+
+#define CONFIG_TLS_V12 1u
+#define CONFIG_TLS_V13 2u
+
+/* One `certificate = CERT KEY [ocsp=FILE]` line of a TLS listener. */
+struct config_cert {
+	unsigned listen; /* index in config.listens */
+	char cert[PATH_MAX];
+	char key[PATH_MAX];
+	char ocsp[PATH_MAX]; /* "" = none */
+	int line;
 };
 
 enum balance {
@@ -104,6 +126,8 @@ struct config_server {
 	unsigned max_conns; /* max_conns=N per worker; 0 = no limit */
 	int backup;         /* only when no other server is up */
 	unsigned backend;   /* index in config.backends */
+	int tls;            /* tls: speak TLS to it */
+	char sni[256];      /* sni=NAME; "" = the HOST of HOST:PORT */
 	int line;
 };
 
@@ -129,6 +153,10 @@ struct config_backend {
 	unsigned retries;
 	enum send_proxy send_proxy;
 	unsigned keepalive; /* idle connections per server and worker */
+	char tls_ca[PATH_MAX]; /* servers' CA bundle; "" = system store */
+	int tls_verify;        /* check the server's certificate and name */
+	char tls_client_cert[PATH_MAX]; /* mutual TLS; "" = none */
+	char tls_client_key[PATH_MAX];
 	int line;
 };
 
@@ -197,6 +225,8 @@ struct config {
 	unsigned n_servers;
 	struct config_route routes[CONFIG_MAX_ROUTES];
 	unsigned n_routes;
+	struct config_cert certs[CONFIG_MAX_CERTS];
+	unsigned n_certs;
 };
 
 #endif

@@ -73,6 +73,9 @@ enum type {
 	T_route_path,
 	T_regex,
 	T_upgrade,
+	T_certificate,
+	T_tls_protocols,
+	T_tls_ciphers,
 };
 
 /* The C type each value type writes, so that a row naming a member of
@@ -106,6 +109,9 @@ enum type {
 #define CTYPE_route_path char *
 #define CTYPE_regex char *
 #define CTYPE_upgrade char *
+#define CTYPE_certificate char *
+#define CTYPE_tls_protocols unsigned
+#define CTYPE_tls_ciphers char *
 
 #define CONFIG_KEY(section, st, key, type, min, max, def, help)          \
 	_Static_assert(_Generic(((struct st *)0)->key, CTYPE_##type : 1, \
@@ -683,6 +689,55 @@ set_upgrade(struct loader *ld, const struct key *k, const char *v, char *why,
 	return set_str(ld, k, v, why, n);
 }
 
+/* A `certificate =` line: one more certificate for this listener ("",
+ * the default, adds none). */
+static int
+set_certificate(struct loader *ld, const struct key *k, const char *v,
+                char *why, size_t n)
+{
+	struct config *cfg = ld->cfg;
+	struct config_cert *c;
+
+	(void)k;
+	if (!v[0])
+		return 0;
+	if (cfg->n_certs == CONFIG_MAX_CERTS) {
+		snprintf(why, n, "too many certificates (max %d)",
+		         CONFIG_MAX_CERTS);
+		return -1;
+	}
+	c = &cfg->certs[cfg->n_certs];
+	if (config_parse_certificate(v, c) < 0)
+		return bad(why, n, "certificate", v, "CERT KEY [ocsp=FILE]");
+	c->listen = (unsigned)ld->inst;
+	c->line = ld->ini->line;
+	cfg->n_certs++;
+	return 0;
+}
+
+static int
+set_tls_protocols(struct loader *ld, const struct key *k, const char *v,
+                  char *why, size_t n)
+{
+	if (config_parse_tls_protocols(v, (unsigned *)field_of(ld, k)) < 0)
+		return bad(why, n, "protocol list", v,
+		           "TLSv1.2 and/or TLSv1.3; older ones are unsafe");
+	return 0;
+}
+
+static int
+set_tls_ciphers(struct loader *ld, const struct key *k, const char *v,
+                char *why, size_t n)
+{
+	const char *p;
+
+	for (p = v; *p; p++)
+		if (!isgraph((unsigned char)*p))
+			return bad(why, n, "cipher list", v,
+			           "OpenSSL syntax, no blanks");
+	return set_str(ld, k, v, why, n);
+}
+
 /* ---- Printers, for the dump: the inverse of the setters. ---- */
 
 static void
@@ -812,12 +867,49 @@ fmt_server(const void *base, const struct key *k, char *buf, size_t n)
 		if (sv->backup && used < n)
 			used += (size_t)snprintf(buf + used, n - used,
 			                         " backup");
+		if (sv->tls && used < n)
+			used += (size_t)snprintf(buf + used, n - used, " tls");
+		if (sv->sni[0] && used < n)
+			used += (size_t)snprintf(buf + used, n - used,
+			                         " sni=%s", sv->sni);
 	}
+}
+
+static void
+fmt_certificate(const void *base, const struct key *k, char *buf, size_t n)
+{
+	const struct config_listen *l = base;
+	size_t used = 0;
+	unsigned i, listen = (unsigned)(l - dump_cfg->listens);
+
+	(void)k;
+	buf[0] = '\0';
+	for (i = 0; i < dump_cfg->n_certs && used < n; i++) {
+		const struct config_cert *c = &dump_cfg->certs[i];
+
+		if (c->listen != listen)
+			continue;
+		used += (size_t)snprintf(buf + used, n - used, "%s%s %s%s%s",
+		                         used ? "\ncertificate = " : "",
+		                         c->cert, c->key,
+		                         c->ocsp[0] ? " ocsp=" : "", c->ocsp);
+	}
+}
+
+static void
+fmt_tls_protocols(const void *base, const struct key *k, char *buf, size_t n)
+{
+	unsigned m = *(const unsigned *)cfield(base, k);
+
+	snprintf(buf, n, "%s%s%s", m & CONFIG_TLS_V12 ? "TLSv1.2" : "",
+	         (m & CONFIG_TLS_V12) && (m & CONFIG_TLS_V13) ? " " : "",
+	         m & CONFIG_TLS_V13 ? "TLSv1.3" : "");
 }
 
 struct type_def {
 	set_fn set;
 	fmt_fn fmt;
+	int repeat; /* each line adds one more (server, certificate) */
 };
 
 static const struct type_def types[] = {
@@ -840,7 +932,7 @@ static const struct type_def types[] = {
         [T_cidrs] = {set_cidrs, fmt_str},
         [T_real_ip] = {set_real_ip, fmt_real_ip},
         [T_hide] = {set_hide, fmt_str},
-        [T_server] = {set_server, fmt_server},
+        [T_server] = {set_server, fmt_server, 1},
         [T_balance] = {set_balance, fmt_balance},
         [T_hash_key] = {set_hash_key, fmt_str},
         [T_check] = {set_check, fmt_str},
@@ -850,6 +942,9 @@ static const struct type_def types[] = {
         [T_route_path] = {set_route_path, fmt_str},
         [T_regex] = {set_regex, fmt_str},
         [T_upgrade] = {set_upgrade, fmt_str},
+        [T_certificate] = {set_certificate, fmt_certificate, 1},
+        [T_tls_protocols] = {set_tls_protocols, fmt_tls_protocols},
+        [T_tls_ciphers] = {set_tls_ciphers, fmt_str},
 };
 
 /* ---- Sections. ---- */
@@ -1041,8 +1136,8 @@ key_set(struct loader *ld, const char *name, const char *value)
 	if (k == NULL)
 		return fail(ld, ld->ini->line, "unknown key '%s' in %s", name,
 		            ld->label);
-	/* server lines repeat: each is one more server */
-	if (ld->seen[k - keys] && k->type != T_server)
+	/* server and certificate lines repeat: each adds one more */
+	if (ld->seen[k - keys] && !types[k->type].repeat)
 		return fail(ld, ld->ini->line,
 		            "duplicate key '%s' (first at line %d)", name,
 		            ld->key_line[k - keys]);
@@ -1144,6 +1239,36 @@ listen_has_route(const struct config *cfg, const struct config_listen *l)
 	return 0;
 }
 
+/* TLS keys hang together: a TLS listener has its certificate, and a
+ * plain one none. */
+static int
+finish_tls(struct loader *ld)
+{
+	struct config *cfg = ld->cfg;
+	const struct config_listen *l;
+	unsigned i;
+
+	for (l = cfg->listens; l < cfg->listens + cfg->n_listens; l++) {
+		if (l->tls && (!l->tls_cert[0] || !l->tls_key[0]))
+			return fail(ld, l->line,
+			            "[listen %s]: tls = on needs tls_cert and "
+			            "tls_key",
+			            l->name);
+		if (!l->tls && (l->tls_cert[0] || l->tls_key[0] ||
+		                l->tls_ocsp[0]))
+			return fail(ld, l->line,
+			            "[listen %s]: tls_cert, tls_key and tls_ocsp "
+			            "need tls = on",
+			            l->name);
+	}
+	for (i = 0; i < cfg->n_certs; i++)
+		if (!cfg->listens[cfg->certs[i].listen].tls)
+			return fail(ld, cfg->certs[i].line,
+			            "[listen %s] certificate: needs tls = on",
+			            cfg->listens[cfg->certs[i].listen].name);
+	return 0;
+}
+
 /* The names sections give each other, once every section is in. */
 static int
 finish_reverse(struct loader *ld)
@@ -1205,7 +1330,8 @@ finish(struct loader *ld)
 		return -1;
 	if (cfg->n_listens == 0)
 		return fail(ld, 0, "no [listen] section");
-	if (finish_reverse(ld) < 0 || add_admin_listener(ld) < 0)
+	if (finish_reverse(ld) < 0 || finish_tls(ld) < 0 ||
+	    add_admin_listener(ld) < 0)
 		return -1;
 	if (cfg->max_uri_size <= cfg->max_header_size)
 		return 0;

@@ -255,9 +255,19 @@ server_option(const char *opt, struct config_server *sv, char *why, size_t n)
 		sv->max_conns = (unsigned)v;
 		return 0;
 	}
+	if (strcmp(opt, "tls") == 0) {
+		sv->tls = 1;
+		return 0;
+	}
+	if (strncmp(opt, "sni=", 4) == 0 && opt[4] &&
+	    strlen(opt + 4) < sizeof(sv->sni) &&
+	    config_parse_route_host(opt + 4) == 0 && opt[4] != '.') {
+		strcpy(sv->sni, opt + 4);
+		return 0;
+	}
 	snprintf(why, n,
 	         "bad server option '%s' (weight=1..256, max_conns=N, "
-	         "backup)",
+	         "backup, tls, sni=NAME)",
 	         opt);
 	return -1;
 }
@@ -287,6 +297,70 @@ config_parse_server(const char *s, struct config_server *sv, char *why,
 		if (server_option(tok, sv, why, n) < 0)
 			return -1;
 	return 0;
+}
+
+/* The HOST of a server's HOST:PORT (brackets of an IPv6 literal
+ * removed): its TLS name when no sni= is given. */
+void
+config_server_host(const struct config_server *sv, char *out, size_t n)
+{
+	const char *colon = strrchr(sv->name, ':');
+	const char *start = sv->name;
+	size_t len = colon ? (size_t)(colon - sv->name) : strlen(sv->name);
+
+	if (len >= 2 && start[0] == '[' && start[len - 1] == ']') {
+		start++;
+		len -= 2;
+	}
+	snprintf(out, n, "%.*s", (int)len, start);
+}
+
+/* CERT KEY [ocsp=FILE] */
+int
+config_parse_certificate(const char *s, struct config_cert *c)
+{
+	char copy[3 * PATH_MAX], *cert, *key, *opt, *save = NULL;
+
+	if (strlen(s) >= sizeof(copy))
+		return -1;
+	strcpy(copy, s);
+	memset(c, 0, sizeof(*c));
+	cert = strtok_r(copy, " \t", &save);
+	key = strtok_r(NULL, " \t", &save);
+	opt = strtok_r(NULL, " \t", &save);
+	if (!cert || !key || strlen(cert) >= sizeof(c->cert) ||
+	    strlen(key) >= sizeof(c->key) || strtok_r(NULL, " \t", &save))
+		return -1;
+	if (opt && (strncmp(opt, "ocsp=", 5) != 0 || !opt[5] ||
+	            strlen(opt + 5) >= sizeof(c->ocsp)))
+		return -1;
+	strcpy(c->cert, cert);
+	strcpy(c->key, key);
+	if (opt)
+		strcpy(c->ocsp, opt + 5);
+	return 0;
+}
+
+/* "TLSv1.2 TLSv1.3", either or both; older versions are refused. */
+int
+config_parse_tls_protocols(const char *s, unsigned *mask)
+{
+	char copy[128], *tok, *save = NULL;
+
+	if (strlen(s) >= sizeof(copy))
+		return -1;
+	strcpy(copy, s);
+	*mask = 0;
+	for (tok = strtok_r(copy, " ,\t", &save); tok;
+	     tok = strtok_r(NULL, " ,\t", &save)) {
+		if (strcmp(tok, "TLSv1.2") == 0)
+			*mask |= CONFIG_TLS_V12;
+		else if (strcmp(tok, "TLSv1.3") == 0)
+			*mask |= CONFIG_TLS_V13;
+		else
+			return -1;
+	}
+	return *mask ? 0 : -1;
 }
 
 int

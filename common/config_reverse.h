@@ -41,6 +41,13 @@ int config_parse_route_path(const char *s);
 /* Compiles s with PCRE2 to check it; why says where it is wrong. */
 int config_parse_regex(const char *s, char *why, size_t n);
 
+/* The HOST part of a server's HOST:PORT, without IPv6 brackets. */
+void config_server_host(const struct config_server *sv, char *out, size_t n);
+/* CERT KEY [ocsp=FILE] */
+int config_parse_certificate(const char *s, struct config_cert *c);
+/* TLSv1.2 and/or TLSv1.3 into CONFIG_TLS_* bits. */
+int config_parse_tls_protocols(const char *s, unsigned *mask);
+
 /* 1 when sa is inside one of the n networks. */
 int config_cidr_match(const struct config_cidr *c, unsigned n,
                       const struct sockaddr *sa);

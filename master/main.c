@@ -13,6 +13,7 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "master/master.h"
+#include "tls/tls.h"
 #include "rules/rules.h"
 
 #define DEFAULT_CONFIG PROXYD_SYSCONFDIR "/proxyd/proxyd.ini"
@@ -100,6 +101,7 @@ main(int argc, char **argv)
 {
 	struct config *cfg;
 	struct rules *rules = NULL;
+	struct tls_set *tls = NULL;
 	struct options o = {0};
 	char err[1024];
 	int fds[CONFIG_MAX_LISTENS], rc;
@@ -119,9 +121,12 @@ main(int argc, char **argv)
 	if (o.test) {
 		rc = master_load_rules(cfg, &rules, err, sizeof(err));
 		if (rc == 0)
+			rc = tls_load(cfg, &tls, err, sizeof(err));
+		if (rc == 0)
 			rc = master_lookup_user(cfg, &uid, &gid, err,
 			                        sizeof(err));
 		rules_free(rules);
+		tls_free(tls);
 		if (rc < 0)
 			fprintf(stderr, "proxyd: %s\n", err);
 		else
@@ -131,17 +136,20 @@ main(int argc, char **argv)
 		return rc < 0 ? 1 : 0;
 	}
 	log_set_level(cfg->log_level);
-	if (master_load_rules(cfg, &rules, err, sizeof(err)) < 0) {
+	if (master_load_rules(cfg, &rules, err, sizeof(err)) < 0 ||
+	    tls_load(cfg, &tls, err, sizeof(err)) < 0) {
 		fprintf(stderr, "proxyd: %s\n", err);
+		rules_free(rules);
 		free(cfg);
 		return 1;
 	}
 	if (start(cfg, &o, fds, &uid, &gid, &shm) < 0) {
 		rules_free(rules);
+		tls_free(tls);
 		free(cfg);
 		return 1;
 	}
 	log_info("proxyd %s started: %u workers, %u listeners", PROXYD_VERSION,
 	         cfg->workers, cfg->n_listens);
-	return master_run(cfg, rules, fds, uid, gid, &shm, o.foreground);
+	return master_run(cfg, rules, tls, fds, uid, gid, &shm, o.foreground);
 }

@@ -22,6 +22,7 @@
 #include "common/log.h"
 #include "rules/rules.h"
 #include "shm/backends.h"
+#include "tls/tls.h"
 #include "shm/shm.h"
 #include "worker/stats.h"
 #include "worker/worker.h"
@@ -47,6 +48,7 @@ struct slot {
 static struct {
 	struct config *cfg;
 	struct rules *rules; /* NULL: no rules file */
+	struct tls_set *tls; /* the TLS contexts (tls/), inherited */
 	int fds[CONFIG_MAX_LISTENS];
 	uid_t uid;
 	gid_t gid;
@@ -120,6 +122,7 @@ spawn(unsigned i)
 	        .heartbeat = &shm_slot(&m.shm, i)->heartbeat,
 	        .rule_hits = rules_area_hits(&m.rules_area, m.slots[i].row),
 	        .backends_area = m.backends_area.base,
+	        .tls = m.tls,
 	        .backend_row = m.slots[i].row,
 	        .shm_base = m.shm.base,
 	        .shm_size = m.shm.size,
@@ -255,6 +258,7 @@ respawn_due(void)
 	unsigned i;
 
 	master_checker_tick();
+	tls_tickets_rotate(); /* when due */
 	for (i = 0; i < MASTER_MAX_SLOTS; i++) {
 		struct slot *s = &m.slots[i];
 
@@ -295,21 +299,25 @@ drain_except(unsigned keep)
 }
 
 static int
-load_new(const char *path, struct config **out, struct rules **rules, int *fds,
-         uid_t *uid, gid_t *gid)
+load_new(const char *path, struct config **out, struct rules **rules,
+         struct tls_set **tls, int *fds, uid_t *uid, gid_t *gid)
 {
 	struct config *cfg = calloc(1, sizeof(*cfg));
 	char err[1024];
 
 	*rules = NULL;
+	*tls = NULL;
 	if (!cfg || config_load(cfg, path, err, sizeof(err)) < 0 ||
 	    master_load_rules(cfg, rules, err, sizeof(err)) < 0 ||
+	    tls_load(cfg, tls, err, sizeof(err)) < 0 ||
 	    master_lookup_user(cfg, uid, gid, err, sizeof(err)) < 0 ||
 	    master_listeners_bind(cfg, fds, err, sizeof(err)) < 0) {
 		log_error("reload rejected, keeping the running configuration: "
 		          "%s",
 		          cfg ? err : "out of memory");
 		rules_free(*rules);
+		tls_free(*tls);
+		*tls = NULL;
 		free(cfg);
 		return -1;
 	}
@@ -340,6 +348,7 @@ reload(void)
 {
 	struct config *cfg, *old = m.cfg;
 	struct rules *rules, *old_rules = m.rules;
+	struct tls_set *tls, *old_tls = m.tls;
 	struct rules_area old_area;
 	struct backends_area old_backends;
 	int fds[CONFIG_MAX_LISTENS], old_fds[CONFIG_MAX_LISTENS];
@@ -350,7 +359,7 @@ reload(void)
 	log_info("SIGHUP: reloading %s", old->path);
 	master_notify("RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=reloading",
 	              master_monotonic_usec());
-	if (load_new(old->path, &cfg, &rules, fds, &uid, &gid) < 0) {
+	if (load_new(old->path, &cfg, &rules, &tls, fds, &uid, &gid) < 0) {
 		master_listeners_keep_only(m.fds, old->n_listens);
 		MASTER_STAT_INC(reloads_failed);
 		master_notify("READY=1\nSTATUS=reload rejected (see the "
@@ -360,6 +369,7 @@ reload(void)
 	memcpy(old_fds, m.fds, sizeof(old_fds));
 	m.cfg = cfg;
 	m.rules = rules;
+	m.tls = tls;
 	memcpy(m.fds, fds, sizeof(fds));
 	m.uid = uid;
 	m.gid = gid;
@@ -377,6 +387,7 @@ reload(void)
 		m.generation = old_gen;
 		m.cfg = old;
 		m.rules = old_rules;
+		m.tls = old_tls;
 		rules_area_unmap(&m.rules_area);
 		/* shown again (its hit counts restart) */
 		if (publish_rules(&m.rules_area) == 0)
@@ -395,6 +406,7 @@ reload(void)
 		memcpy(m.fds, old_fds, sizeof(old_fds));
 		master_listeners_keep_only(m.fds, old->n_listens);
 		rules_free(rules);
+		tls_free(tls);
 		free(cfg);
 		MASTER_STAT_INC(reloads_failed);
 		master_notify("READY=1\nSTATUS=reload failed; serving the "
@@ -406,6 +418,7 @@ reload(void)
 	master_checker_start(m.cfg, m.backends_area.base, m.uid, m.gid);
 	/* the old workers have their own copies (fork) */
 	rules_free(old_rules);
+	tls_free(old_tls);
 	rules_area_unmap(&old_area);
 	shm_backends_unmap(&old_backends);
 	free(old);
@@ -529,13 +542,15 @@ wait_signals(int sfd)
 }
 
 int
-master_run(struct config *cfg, struct rules *rules, const int *fds, uid_t uid,
-           gid_t gid, const struct shm_segment *shm, int foreground)
+master_run(struct config *cfg, struct rules *rules, struct tls_set *tls,
+           const int *fds, uid_t uid, gid_t gid, const struct shm_segment *shm,
+           int foreground)
 {
 	int sfd;
 
 	m.cfg = cfg;
 	m.rules = rules;
+	m.tls = tls;
 	memcpy(m.fds, fds, sizeof(m.fds[0]) * cfg->n_listens);
 	m.uid = uid;
 	m.gid = gid;
@@ -573,6 +588,7 @@ master_run(struct config *cfg, struct rules *rules, const int *fds, uid_t uid,
 	shm_backends_remove(m.shm.path);
 	shm_destroy(&m.shm);
 	rules_free(m.rules);
+	tls_free(m.tls);
 	free(m.cfg);
 	log_info("stopped");
 	return 0;

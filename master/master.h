@@ -15,7 +15,9 @@
 
 /* master.c: runs until stopped; returns the exit code.  Takes cfg (heap,
  * freed when replaced by a reload) and the bound listeners fds[]. */
-int master_run(struct config *cfg, struct rules *rules, const int *fds,
+struct tls_set;
+int master_run(struct config *cfg, struct rules *rules, struct tls_set *tls,
+               const int *fds,
                uid_t uid, gid_t gid, const struct shm_segment *shm,
                int foreground);
 /* Loads cfg->rules (NULL when none is configured).  0, or -1 with err. */

@@ -275,7 +275,8 @@ peer_port(const struct sockaddr_storage *ss)
 
 /* The entry for a session; its strings live in the caller's buffers. */
 static void
-fill(struct access_log_entry *e, struct session *s, char *peer, char *up)
+fill(struct access_log_entry *e, struct session *s, char *peer, char *up,
+     char *tls)
 {
 	memset(e, 0, sizeof(*e));
 	clock_gettime(CLOCK_REALTIME, &e->time);
@@ -300,6 +301,7 @@ fill(struct access_log_entry *e, struct session *s, char *peer, char *up)
 	e->rule = s->rule_name;
 	e->action = s->rule_action;
 	e->tls_sni = s->sni_known && s->sni[0] ? s->sni : NULL;
+	e->tls = tls_describe(s->cli.ssl, tls, ACCESS_LOG_TLS_MAX);
 }
 
 /* Into the buffer, flushing first when the line does not fit. */
@@ -322,14 +324,14 @@ void
 access_log_write(struct session *s)
 {
 	static char line[ACCESS_LOG_LINE_MAX];
-	char peer[SOCK_ADDRSTRLEN], up[SOCK_ADDRSTRLEN];
+	char peer[SOCK_ADDRSTRLEN], up[SOCK_ADDRSTRLEN], tls[ACCESS_LOG_TLS_MAX];
 	struct access_log_entry e;
 	size_t n;
 
 	s->logged = 1;
 	if (!log_on())
 		return;
-	fill(&e, s, peer, up);
+	fill(&e, s, peer, up, tls);
 	if (alog_sink.fd < 0) {
 		buffer_line(&e);
 		return;

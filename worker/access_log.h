@@ -31,13 +31,14 @@ enum access_log_part {
 #define ACCESS_LOG_URL_MAX 4096
 #define ACCESS_LOG_FIELD_MAX 1024 /* referer, user agent */
 /* The entry's own strings (client, host, upstream, user, rule, action,
- * tls_sni) are cut here. */
+ * tls_sni, tls) are cut here. */
 #define ACCESS_LOG_HOST_MAX 255
+#define ACCESS_LOG_TLS_MAX 128 /* "TLSv1.3/TLS_AES_256_GCM_SHA384" */
 /* Room for the longest line a builder writes: every byte of every string
  * escaped to six ("\u00XX"), and the keys and numbers. */
 #define ACCESS_LOG_LINE_MAX                                         \
 	(6 * (ACCESS_LOG_METHOD_MAX + ACCESS_LOG_URL_MAX +          \
-	      2 * ACCESS_LOG_FIELD_MAX + 7 * ACCESS_LOG_HOST_MAX) + \
+	      2 * ACCESS_LOG_FIELD_MAX + 8 * ACCESS_LOG_HOST_MAX) + \
 	 1024)
 
 /* The capture: one allocation, the parts' bytes one after the other, as
@@ -73,6 +74,7 @@ struct access_log_entry {
 	const char *rule;    /* NULL until the rules engine fills it */
 	const char *action;  /* likewise */
 	const char *tls_sni; /* NULL until SNI peeking exists */
+	const char *tls;     /* "TLSv1.3/CIPHER" of the client; NULL */
 };
 
 /* A line builder: writes the line (no newline) NUL-ended into out and

@@ -6,6 +6,7 @@
  *   CLIENT - USER [TIME] "METHOD URL HTTP/1.x" STATUS BYTES_OUT "REFERER"
  *   "USER_AGENT" up=UPSTREAM rx=BYTES_IN ms=DURATION
  *   [rule=NAME action=ACTION] [sni=NAME]  (when rules are loaded)
+ *   [tls=VERSION/CIPHER]                 (TLS listeners)
  *
  * Quotes, backslashes, control bytes and bytes >= 0x7f from the client are
  * written as \xHH, so a client cannot forge a line or break a field.
@@ -133,6 +134,10 @@ access_log_combined(char *out, size_t cap, const struct access_log_entry *e)
 	if (e->tls_sni) {
 		access_log_puts(&o, " sni=");
 		word(&o, e->tls_sni);
+	}
+	if (e->tls) {
+		access_log_puts(&o, " tls=");
+		word(&o, e->tls);
 	}
 	return access_log_end(&o);
 }

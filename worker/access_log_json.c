@@ -114,6 +114,8 @@ extras(struct access_log_out *o, const struct access_log_entry *e)
 	cstr(o, e->action, ACCESS_LOG_HOST_MAX);
 	access_log_puts(o, ",\"tls_sni\":");
 	cstr(o, e->tls_sni, ACCESS_LOG_HOST_MAX);
+	access_log_puts(o, ",\"tls\":");
+	cstr(o, e->tls, ACCESS_LOG_TLS_MAX);
 	access_log_puts(o, ",\"referer\":");
 	part(o, e, ACCESS_LOG_REFERER);
 	access_log_puts(o, ",\"user_agent\":");

@@ -8,11 +8,65 @@
  */
 #include "worker/session.h"
 
+#include <errno.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "common/log.h"
 #include "worker/proxy_protocol.h"
 #include "worker/stats.h"
+
+#define PEEK_MAX 4096 /* a v2 header with TLVs beyond this is refused */
+
+static void
+refuse(struct session *s, const char *why)
+{
+	STATS_INC(proxy_protocol_errors);
+	log_info("[listen %s]: closing a connection without a valid PROXY "
+	         "header: %s",
+	         s->listen->name, why ? why : "?");
+	session_close(s);
+}
+
+int
+client_proxy_peek(struct session *s)
+{
+	struct proxy_protocol_info pi;
+	const char *why = NULL;
+	char buf[PEEK_MAX];
+	ssize_t n = recv(s->cli.io.fd, buf, sizeof(buf), MSG_PEEK);
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+		s->cli.readable = 0;
+		return 0;
+	}
+	if (n <= 0) {
+		refuse(s, "connection closed before the header");
+		return -1;
+	}
+	switch (proxy_protocol_parse(buf, (size_t)n, &pi, &why)) {
+	case PROXY_PROTOCOL_AGAIN:
+		if (n < PEEK_MAX) {
+			s->cli.readable = 0; /* wait for the rest */
+			return 0;
+		}
+		why = "header larger than 4k";
+		/* fall through */
+	case PROXY_PROTOCOL_ERROR:
+		refuse(s, why);
+		return -1;
+	case PROXY_PROTOCOL_OK:
+		break;
+	}
+	if (recv(s->cli.io.fd, buf, pi.len, 0) != (ssize_t)pi.len) {
+		refuse(s, "cannot read the header");
+		return -1;
+	}
+	if (!pi.local)
+		memcpy(&s->peer, &pi.src, sizeof(pi.src));
+	s->pp_done = 1;
+	return 1;
+}
 
 int
 client_proxy_read(struct session *s)

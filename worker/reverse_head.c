@@ -218,7 +218,8 @@ forwarded_fields(struct session *s, struct buf *out, const char *b,
 	if (http_head_printf(out, "%s\r\n", ip) < 0)
 		return -1;
 	if ((!keep || !has(s, b, "x-forwarded-proto")) &&
-	    http_head_printf(out, "X-Forwarded-Proto: http\r\n") < 0)
+	    http_head_printf(out, "X-Forwarded-Proto: %s\r\n",
+	                     s->cli.ssl ? "https" : "http") < 0)
 		return -1;
 	if ((!keep || !has(s, b, "x-forwarded-host")) && h.len &&
 	    http_head_printf(out, "X-Forwarded-Host: %.*s\r\n", (int)h.len,
@@ -237,10 +238,11 @@ rfc7239(struct session *s, struct buf *out, const char *b, const char *ip)
 
 	if (!s->listen->forwarded)
 		return 0;
-	return http_head_printf(out, "Forwarded: for=%s%s%s;proto=http%s%.*s%s\r\n",
-	                        v6 ? "\"[" : "", ip, v6 ? "]\"" : "",
-	                        h.len ? ";host=\"" : "", (int)h.len, hb + h.off,
-	                        h.len ? "\"" : "");
+	return http_head_printf(
+	        out, "Forwarded: for=%s%s%s;proto=%s%s%.*s%s\r\n",
+	        v6 ? "\"[" : "", ip, v6 ? "]\"" : "",
+	        s->cli.ssl ? "https" : "http", h.len ? ";host=\"" : "",
+	        (int)h.len, hb + h.off, h.len ? "\"" : "");
 }
 
 static int

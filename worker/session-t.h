@@ -8,6 +8,8 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include <openssl/ssl.h>
+
 #include "common/buf.h"
 #include "common/config-t.h"
 #include "worker/dns.h"
@@ -22,6 +24,7 @@
  * socket not yet consumed; `out` bytes waiting to be written to it. */
 struct side {
 	struct event_io io;
+	SSL *ssl; /* TLS on this socket (worker/tls_io.c), or NULL */
 	struct buf *in;
 	struct buf *out;
 	unsigned readable : 1; /* epoll said so and no EAGAIN since */
@@ -61,6 +64,7 @@ struct splice_pipe {
 
 enum session_state {
 	SESSION_IDLE = 0,   /* keep-alive: waiting for a request */
+	SESSION_HANDSHAKE,  /* TLS listener: the client's handshake */
 	SESSION_HEAD,       /* reading a request head */
 	SESSION_RESOLVING,  /* waiting for DNS */
 	SESSION_CONNECTING, /* upstream connect in progress */
@@ -146,6 +150,7 @@ struct session {
 	unsigned on_server : 1;   /* counted in its server's active */
 	unsigned upgrade : 1;     /* an Upgrade the route allows */
 	unsigned pp_done : 1;     /* PROXY header read, or none expected */
+	unsigned up_handshake : 1; /* TLS handshake with the server */
 	struct sockaddr_storage client; /* peer, or what trusted XFF says */
 	struct access_log_req *log_req; /* worker/access_log.h */
 };

@@ -90,8 +90,11 @@ session_accept(int fd, const struct sockaddr_storage *peer,
 		STATS_INC(conn_active);
 	}
 	session_next_request(s);
-	/* A new connection gets client_header to send its first request. */
+	/* A new connection gets client_header to send its first request
+	 * (and, on a TLS listener, to finish its handshake first). */
 	session_set_timer(s, &worker.q_client_header);
+	if (l->tls && tls_accept_begin(s) < 0)
+		session_close(s);
 	return s;
 }
 
@@ -192,6 +195,7 @@ step_linger(struct session *s)
 		}
 		if (s->cli.out && buf_len(s->cli.out))
 			return progress;
+		tls_shutdown_write(&s->cli);
 		shutdown(s->cli.io.fd, SHUT_WR);
 		s->state = SESSION_LINGER;
 	}
@@ -255,6 +259,8 @@ step(struct session *s)
 	case SESSION_IDLE:
 	case SESSION_HEAD:
 		return step_head(s);
+	case SESSION_HANDSHAKE:
+		return tls_handshake_step(s);
 	case SESSION_CONNECTING:
 		return upstream_connect_step(s);
 	case SESSION_SCAN:
@@ -346,6 +352,9 @@ on_timer(struct event_timer *t)
 	case SESSION_IDLE:
 		STATS_INC(timeouts_client_idle);
 		session_close(s);
+		return;
+	case SESSION_HANDSHAKE:
+		tls_handshake_timeout(s);
 		return;
 	case SESSION_HEAD:
 		STATS_INC(timeouts_client_header);

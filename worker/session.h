@@ -86,9 +86,28 @@ void reverse_client_address(struct session *s, const char *b);
 int reverse_head_write(struct session *s, struct buf *out, const char *b);
 const char *const *reverse_response_skip(const struct session *s);
 int reverse_upgrade(struct session *s);
+/* tls_io.c: TLS on a session's sockets */
+struct tls_set;
+int tls_worker_init(const struct tls_set *t, const struct config *cfg);
+void tls_worker_fini(void);
+int tls_accept_begin(struct session *s);
+int tls_handshake_step(struct session *s);
+void tls_handshake_timeout(struct session *s);
+int tls_upstream_begin(struct session *s);
+int tls_upstream_step(struct session *s);
+ssize_t tls_read(struct side *sd, void *p, size_t n);
+ssize_t tls_write(struct side *sd, const void *p, size_t n);
+void tls_shutdown_write(struct side *sd);
+void tls_side_free(struct side *sd);
+int tls_alive(SSL *ssl);
+const char *tls_describe(SSL *ssl, char *buf, size_t n);
+
 /* client_proxy.c: the PROXY header in front of a connection; 1 read,
  * 0 more bytes needed, -1 closed. */
 int client_proxy_read(struct session *s);
+/* The same before a TLS handshake: read off the socket itself, exactly
+ * the header's bytes, so OpenSSL sees the rest. */
+int client_proxy_peek(struct session *s);
 int proxy_send_request_head(struct session *s);
 
 /* proxy_response.c */

@@ -46,7 +46,8 @@ side_read(struct side *sd, int upstream)
 		buf_compact(sd->in);
 	if (buf_space(sd->in) == 0)
 		return 0;
-	n = read(sd->io.fd, buf_tail(sd->in), buf_space(sd->in));
+	n = sd->ssl ? tls_read(sd, buf_tail(sd->in), buf_space(sd->in))
+	            : read(sd->io.fd, buf_tail(sd->in), buf_space(sd->in));
 	if (n > 0) {
 		sd->in->end += (size_t)n;
 		sd->nread += (uint64_t)n;
@@ -76,8 +77,10 @@ side_write_max(struct side *sd, struct buf *from, size_t max, int upstream)
 
 	while (from && (len = buf_len(from)) && max && sd->writable &&
 	       !sd->failed) {
-		n = send(sd->io.fd, buf_head(from), len < max ? len : max,
-		         MSG_NOSIGNAL);
+		n = sd->ssl ? tls_write(sd, buf_head(from),
+		                        len < max ? len : max)
+		            : send(sd->io.fd, buf_head(from),
+		                   len < max ? len : max, MSG_NOSIGNAL);
 		if (n > 0) {
 			buf_consume(from, (size_t)n);
 			max -= (size_t)n;
@@ -86,6 +89,8 @@ side_write_max(struct side *sd, struct buf *from, size_t max, int upstream)
 				side_count_out(upstream, (size_t)n);
 			moved = 1;
 		} else if (n < 0 && errno == EINTR) {
+			if (sd->ssl)
+				break; /* TLS wants to read first */
 			continue;
 		} else if (n < 0 && errno == EAGAIN) {
 			sd->writable = 0;
@@ -155,6 +160,7 @@ side_adopt(struct side *sd, int fd, void *owner)
 void
 side_close(struct side *sd)
 {
+	tls_side_free(sd);
 	if (sd->io.fd >= 0) {
 		event_del(&sd->io);
 		close(sd->io.fd);

@@ -149,7 +149,9 @@ move(struct side *from, struct side *to, struct splice_pipe *pp, int to_up)
 	if (pp->rd < 0 || pending(from->in)) {
 		p |= side_read(from, !to_up);
 		p |= side_write(to, from->in, to_up);
-		maybe_pipe(pp, from);
+		/* TLS bytes must pass through OpenSSL: never spliced */
+		if (!from->ssl && !to->ssl)
+			maybe_pipe(pp, from);
 		if (pp->rd < 0 || pending(from->in))
 			return p;
 	}
@@ -163,6 +165,7 @@ static void
 half_close(struct side *from, struct side *to, const struct splice_pipe *pp)
 {
 	if (from->eof && !pending(from->in) && !pp->bytes && !to->shut) {
+		tls_shutdown_write(to);
 		shutdown(to->io.fd, SHUT_WR);
 		to->shut = 1;
 	}

@@ -78,20 +78,24 @@ on_resolved(void *arg, int status, const struct dns_addrs *a, const char *err)
 static int
 from_pool(struct session *s)
 {
+	SSL *ssl = NULL;
 	int fd;
 
 	if (s->tunnel || s->no_pool ||
-	    (fd = upstream_pool_take(s->pool_key, &s->up_addr)) < 0)
+	    (fd = upstream_pool_take(s->pool_key, &s->up_addr, &ssl)) < 0)
 		return 0;
 	/* a dst rule judges the address this request reaches, the pooled
 	 * connection's; refused, the request resolves and is refused there
 	 * with the rule's answer */
 	if (access_rules_address(s, (const struct sockaddr *)&s->up_addr) ||
 	    side_adopt(&s->up, fd, s) < 0) {
+		if (ssl)
+			SSL_free(ssl);
 		close(fd);
 		s->up.io.fd = -1;
 		return 0;
 	}
+	s->up.ssl = ssl;
 	STATS_INC(upstream_reuses);
 	s->up_reused = 1;
 	s->up.writable = 1;
@@ -161,12 +165,33 @@ try_next_address(struct session *s)
 		http_error_send(s, 502, "cannot connect to upstream");
 }
 
+/* The TLS handshake with a server marked tls, after the TCP connect. */
+static int
+tls_step(struct session *s)
+{
+	int rc;
+
+	if (!s->up.readable && !s->up.writable)
+		return 0;
+	if ((rc = tls_upstream_step(s)) == 0)
+		return 0;
+	if (rc < 0) {
+		s->up_handshake = 0;
+		(void)reverse_failover(s, 502, "TLS handshake failed");
+		return 1;
+	}
+	connected(s);
+	return 1;
+}
+
 int
 upstream_connect_step(struct session *s)
 {
 	char name[SOCK_ADDRSTRLEN];
 	int err;
 
+	if (s->up_handshake)
+		return tls_step(s);
 	if (!s->up.writable)
 		return 0;
 	err = sock_connect_result(s->up.io.fd);
@@ -185,6 +210,13 @@ upstream_connect_step(struct session *s)
 		return 1;
 	}
 	STATS_INC(upstream_connects);
+	if (s->backend >= 0 && worker.cfg->servers[s->server].tls) {
+		if (tls_upstream_begin(s) < 0) {
+			(void)reverse_failover(s, 502, "TLS set-up failed");
+			return 1;
+		}
+		return tls_step(s) | 1;
+	}
 	connected(s);
 	return 1;
 }
@@ -195,6 +227,7 @@ void
 upstream_release(struct session *s, int reusable)
 {
 	int fd = s->up.io.fd;
+	SSL *ssl = s->up.ssl;
 
 	backend_detach(s);
 	if (fd < 0)
@@ -205,8 +238,9 @@ upstream_release(struct session *s, int reusable)
 	}
 	s->up.io.fd = -1; /* the pool re-points the registration */
 	s->up.io.events = 0;
+	s->up.ssl = NULL; /* and keeps the TLS state */
 	side_close(&s->up);
-	upstream_pool_put(s->pool_key, fd, &s->up_addr,
+	upstream_pool_put(s->pool_key, fd, &s->up_addr, ssl,
 	                  s->backend >= 0 ? backends.b[s->backend].cfg->keepalive
 	                                  : UPSTREAM_POOL_PER_ORIGIN);
 }

@@ -24,7 +24,7 @@
 #include <unistd.h>
 
 #include "worker/event.h"
-#include "worker/session-t.h"
+#include "worker/session.h"
 #include "worker/worker.h"
 
 #define POOL_MAX 1024
@@ -41,6 +41,7 @@ struct pooled {
 	struct pooled *kprev; /* this key's: most recent first */
 	struct pooled *knext;
 	struct pool_key *key;
+	SSL *ssl; /* a TLS connection's state, or NULL */
 };
 
 /* The idle connections of one key; kept while the worker runs (a
@@ -111,12 +112,20 @@ unlink_entry(struct pooled *p)
 }
 
 /* Detach p from the pool; returns its fd (still open, still in the
- * epoll set: its next owner re-points it, or closing removes it). */
+ * epoll set: its next owner re-points it, or closing removes it) and
+ * gives its TLS state to *ssl (NULL: freed with a close_notify). */
 static int
-drop_entry(struct pooled *p)
+drop_entry(struct pooled *p, SSL **ssl)
 {
 	int fd = p->io.fd;
 
+	if (ssl)
+		*ssl = p->ssl;
+	else if (p->ssl) {
+		(void)SSL_shutdown(p->ssl);
+		SSL_free(p->ssl);
+	}
+	p->ssl = NULL;
 	unlink_entry(p);
 	event_timer_stop(&p->timer);
 	p->io.fd = -1;
@@ -127,11 +136,14 @@ drop_entry(struct pooled *p)
 
 /* Still usable: no EOF, no unexpected bytes, no error pending. */
 static int
-alive(int fd)
+alive(int fd, SSL *ssl)
 {
 	char c;
-	ssize_t n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+	ssize_t n;
 
+	if (ssl)
+		return tls_alive(ssl);
+	n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
 	return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
@@ -141,15 +153,15 @@ on_idle_io(struct event_io *io, uint32_t ev)
 	struct pooled *p = io->data;
 
 	(void)ev;
-	if (io->fd < 0 || alive(io->fd))
+	if (io->fd < 0 || alive(io->fd, p->ssl))
 		return;
-	close(drop_entry(p));
+	close(drop_entry(p, NULL));
 }
 
 static void
 on_idle_timeout(struct event_timer *t)
 {
-	close(drop_entry(t->data));
+	close(drop_entry(t->data, NULL));
 }
 
 void
@@ -168,7 +180,7 @@ upstream_pool_fini(void)
 	unsigned b;
 
 	while (idle_head)
-		close(drop_entry(idle_head));
+		close(drop_entry(idle_head, NULL));
 	while ((p = spare) != NULL) {
 		spare = p->next;
 		free(p);
@@ -182,16 +194,19 @@ upstream_pool_fini(void)
 }
 
 int
-upstream_pool_take(const char *key, struct sockaddr_storage *addr)
+upstream_pool_take(const char *key, struct sockaddr_storage *addr, SSL **ssl)
 {
 	struct pool_key *k = find_key(key, 0);
 	int fd;
 
 	while (k && k->head) {
 		*addr = k->head->addr;
-		fd = drop_entry(k->head);
-		if (alive(fd))
+		fd = drop_entry(k->head, ssl);
+		if (alive(fd, *ssl))
 			return fd;
+		if (*ssl)
+			SSL_free(*ssl);
+		*ssl = NULL;
 		close(fd);
 	}
 	return -1;
@@ -240,25 +255,37 @@ oldest_of(struct pool_key *k)
 	return p;
 }
 
+/* A connection that is not kept. */
+static void
+discard(int fd, SSL *ssl)
+{
+	if (ssl) {
+		(void)SSL_shutdown(ssl);
+		SSL_free(ssl);
+	}
+	close(fd);
+}
+
 void
 upstream_pool_put(const char *key, int fd, const struct sockaddr_storage *addr,
-                  unsigned max_idle)
+                  SSL *ssl, unsigned max_idle)
 {
 	struct pool_key *k = find_key(key, 1);
 	struct pooled *p;
 
 	if (!k || max_idle == 0) {
-		close(fd);
+		discard(fd, ssl);
 		return;
 	}
 	if (k->count >= max_idle)
-		close(drop_entry(oldest_of(k)));
+		close(drop_entry(oldest_of(k), NULL));
 	else if (idle_count >= POOL_MAX)
-		close(drop_entry(idle_tail));
+		close(drop_entry(idle_tail, NULL));
 	if (!(p = new_entry())) {
-		close(fd);
+		discard(fd, ssl);
 		return;
 	}
+	p->ssl = ssl;
 	p->addr = *addr;
 	p->io.fd = fd;
 	p->io.cb = on_idle_io;
@@ -266,9 +293,10 @@ upstream_pool_put(const char *key, int fd, const struct sockaddr_storage *addr,
 	p->io.events = 0; /* registered by the session: re-point it */
 	if (event_mod(&p->io, EPOLLIN | EPOLLRDHUP) < 0) {
 		p->io.fd = -1;
+		p->ssl = NULL;
 		p->next = spare;
 		spare = p;
-		close(fd);
+		discard(fd, ssl);
 		return;
 	}
 	event_timer_init(&p->timer, on_idle_timeout, p);

@@ -275,6 +275,10 @@ init_worker(const struct worker_heritage *h)
 		exit(1);
 	}
 	reverse_init(cfg);
+	if (tls_worker_init(h->tls, cfg) < 0) {
+		log_error("worker start-up: TLS: out of memory");
+		exit(1);
+	}
 	event_timer_init(&resume_timer, on_resume, NULL);
 	for (i = 0; i < cfg->n_listens; i++) {
 		listeners[i].fd = h->listen_fds[i];
@@ -323,6 +327,7 @@ static void __attribute__((noreturn)) finish(int code)
 	upstream_pool_fini();
 	route_fini();
 	backend_fini();
+	tls_worker_fini();
 	dns_fini();
 	rules_scratch_free(worker.rules_scratch);
 	if (worker.own_hits)

@@ -14,6 +14,8 @@
 
 /* Everything that crosses fork from master to worker (cf. Varnish's
  * heritage): one place says what a worker inherits. */
+struct tls_set;
+
 struct worker_heritage {
 	const struct config *cfg;
 	const struct rules *rules; /* NULL: none configured */
@@ -25,6 +27,7 @@ struct worker_heritage {
 	uint64_t *rule_hits;       /* its row in the rules area, or NULL */
 	void *backends_area;       /* shm/backends.h; NULL: no backends */
 	unsigned backend_row;      /* its row of server counters there */
+	const struct tls_set *tls; /* TLS contexts (tls/tls.h); NULL */
 	const void *shm_base;      /* the whole segment, for [admin] */
 	size_t shm_size;
 	pid_t master_pid;

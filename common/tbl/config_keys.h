@@ -126,9 +126,24 @@ CONFIG_KEY(listen, config_listen, real_ip_header, real_ip, "", "", "off",
 CONFIG_KEY(listen, config_listen, hide_headers, hide, "", "",
 	"Server, X-Powered-By",
 	"Reverse: response fields removed to hide the backends")
+CONFIG_KEY(listen, config_listen, tls, bool, "", "", "off",
+	"Clients speak TLS (HTTPS site, or an HTTPS proxy): on or off")
+CONFIG_KEY(listen, config_listen, tls_cert, path, "", "", "",
+	"Default certificate chain (PEM, leaf first) when tls = on")
+CONFIG_KEY(listen, config_listen, tls_key, path, "", "", "",
+	"Its private key (PEM); read by the master, may be root-only")
+CONFIG_KEY(listen, config_listen, tls_ocsp, path, "", "", "",
+	"DER OCSP response stapled with the default certificate")
+CONFIG_KEY(listen, config_listen, certificate, certificate, "", "", "",
+	"Repeatable: CERT KEY [ocsp=FILE], chosen by SNI from its names")
+CONFIG_KEY(listen, config_listen, tls_protocols, tls_protocols, "", "",
+	"TLSv1.2 TLSv1.3",
+	"TLS versions offered: TLSv1.2 and/or TLSv1.3")
+CONFIG_KEY(listen, config_listen, tls_ciphers, tls_ciphers, "", "", "",
+	"TLS 1.2 cipher list (OpenSSL syntax); empty = OpenSSL's secure default")
 
 CONFIG_KEY(backend, config_backend, server, server, "", "", NULL,
-	"Repeatable: HOST:PORT [weight=N] [max_conns=N] [backup]")
+	"Repeatable: HOST:PORT [weight=N] [max_conns=N] [backup] [tls] [sni=NAME]")
 CONFIG_KEY(backend, config_backend, balance, balance, "", "", "roundrobin",
 	"roundrobin, leastconn, hash or random (two choices)")
 CONFIG_KEY(backend, config_backend, hash_key, hash_key, "", "", "source",
@@ -160,6 +175,14 @@ CONFIG_KEY(backend, config_backend, send_proxy, send_proxy, "", "", "off",
 	"Send a PROXY header to the servers: off, v1 or v2")
 CONFIG_KEY(backend, config_backend, keepalive, uint, "0", "10000", "32",
 	"Idle connections kept per server and worker")
+CONFIG_KEY(backend, config_backend, tls_ca, path, "", "", "",
+	"CA bundle (PEM) for servers marked tls; empty = the system's")
+CONFIG_KEY(backend, config_backend, tls_verify, bool, "", "", "on",
+	"Check tls servers' certificates and names: on or off")
+CONFIG_KEY(backend, config_backend, tls_client_cert, path, "", "", "",
+	"Client certificate (PEM) for mutual TLS; empty = none")
+CONFIG_KEY(backend, config_backend, tls_client_key, path, "", "", "",
+	"Its private key (PEM)")
 
 CONFIG_KEY(route, config_route, listen, ref, "", "", "",
 	"Only for this [listen]; empty = every reverse listener")

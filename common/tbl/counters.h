@@ -62,6 +62,25 @@ COUNTER(backend_upgrades, counter,
         "Upgrades (WebSocket) switched to a tunnel to a backend")
 COUNTER(proxy_protocol_errors, counter,
         "Connections closed for a missing or bad PROXY header")
+COUNTER(tls_handshakes, counter, "TLS handshakes completed with clients")
+COUNTER(tls_resumptions, counter,
+        "Client TLS handshakes that resumed a session (ticket)")
+COUNTER(tls_v12, counter, "Client TLS handshakes with TLS 1.2")
+COUNTER(tls_v13, counter, "Client TLS handshakes with TLS 1.3")
+COUNTER(tls_failures_protocol, counter,
+        "Client TLS handshakes failed: version, cipher or not TLS at all")
+COUNTER(tls_failures_certificate, counter,
+        "Client TLS handshakes failed: the client refused our certificate")
+COUNTER(tls_failures_timeout, counter,
+        "Client TLS handshakes not complete within client_header")
+COUNTER(tls_failures_other, counter,
+        "Client TLS handshakes failed otherwise (closed, reset)")
+COUNTER(tls_upstream_handshakes, counter,
+        "TLS handshakes completed with backend servers")
+COUNTER(tls_upstream_resumptions, counter,
+        "Backend TLS handshakes that resumed a session")
+COUNTER(tls_upstream_failures, counter,
+        "Backend TLS handshakes failed (verification, protocol)")
 COUNTER(rules_allowed, counter, "Requests allowed by the rules")
 COUNTER(rules_denied, counter, "Requests denied by the rules")
 COUNTER(worker_starts, counter, "Worker processes started")
