@@ -259,6 +259,10 @@ rules_eval(const struct rules *r, struct rules_scratch *sc,
 		if (*late)
 			continue;
 		count_hit(hits, st->next);
+		if (req->log && req->log->n < RULES_HIT_LOG_MAX)
+			req->log->idx[req->log->n++] = st->next;
+		else if (req->log)
+			req->log->overflow = 1;
 		if (rl->monitor) {
 			if (!st->monitored)
 				st->monitored = rl;

@@ -19,6 +19,15 @@ const char *rules_action_name(enum rule_action a);
 
 /* A request as the rules see it.  Unknown parts are NULL/0; a rule that
  * needs one (dst, sni) makes evaluation stop and ask for it. */
+/* The rules an evaluation matched, when the caller counts their hits
+ * itself (after deciding to use the result). */
+#define RULES_HIT_LOG_MAX 16
+struct rules_hit_log {
+	unsigned n;
+	int overflow; /* more than fit: evaluate again with counting */
+	uint32_t idx[RULES_HIT_LOG_MAX];
+};
+
 struct rules_request {
 	const struct sockaddr *src;
 	const char *host; /* lower-case, no brackets */
@@ -39,6 +48,7 @@ struct rules_request {
 	const char *user;           /* authenticated proxy user, or NULL */
 	int sni_known;              /* 1 once the ClientHello was read */
 	const struct tm *now;       /* in the rules' time zone */
+	struct rules_hit_log *log;  /* if set, matches are noted here */
 };
 
 /* Per-worker scratch for evaluation (regex match data). */

@@ -118,7 +118,7 @@ apply(struct session *s, const struct rules_state *st)
 
 static enum rules_verdict
 eval_hits(struct session *s, struct rules_state *st, const struct sockaddr *dst,
-          uint64_t *hits)
+          uint64_t *hits, struct rules_hit_log *log)
 {
 	struct rules_request rq;
 	char method[32];
@@ -126,13 +126,29 @@ eval_hits(struct session *s, struct rules_state *st, const struct sockaddr *dst,
 	access_rules_describe(s, &rq, method, sizeof(method));
 	rq.dst = dst;
 	rq.dst_none = s->dst_none;
+	rq.log = log;
 	return rules_eval(worker.rules, worker.rules_scratch, &rq, st, hits);
 }
 
 static enum rules_verdict
 eval(struct session *s, struct rules_state *st, const struct sockaddr *dst)
 {
-	return eval_hits(s, st, dst, worker.rule_hits);
+	return eval_hits(s, st, dst, worker.rule_hits, NULL);
+}
+
+/* Counts the hits an evaluation noted, now that its result is used. */
+static void
+count_logged(const struct rules_hit_log *log)
+{
+	uint64_t *h = worker.rule_hits;
+	unsigned i;
+
+	for (i = 0; i < log->n; i++)
+		__atomic_store_n(&h[log->idx[i]],
+		                 __atomic_load_n(&h[log->idx[i]],
+		                                 __ATOMIC_RELAXED) +
+		                         1,
+		                 __ATOMIC_RELAXED);
 }
 
 int
@@ -153,6 +169,7 @@ access_rules_request(struct session *s)
 int
 access_rules_address(struct session *s, const struct sockaddr *dst)
 {
+	struct rules_hit_log log = {0};
 	struct rules_state st;
 	enum rules_verdict v;
 
@@ -161,7 +178,7 @@ access_rules_address(struct session *s, const struct sockaddr *dst)
 	/* every address is judged afresh (a fallback one too); hits are
 	 * counted once, for the address used or the refusal answered */
 	st = s->rpre;
-	v = eval_hits(s, &st, dst, NULL);
+	v = eval_hits(s, &st, dst, NULL, &log);
 	if (v == RULES_DECIDED && st.action != RULE_allow) {
 		s->rdenied = s->rpre;
 		s->rdenied_addr =
@@ -169,9 +186,15 @@ access_rules_address(struct session *s, const struct sockaddr *dst)
 		s->has_denial = 1;
 		return 1; /* try the next address */
 	}
-	s->rstate = s->rpre;
-	s->rverdict = eval(s, &s->rstate, dst);
-	return s->rverdict == RULES_DECIDED ? apply(s, &s->rstate) : 0;
+	if (log.overflow) { /* rare: many monitor rules matched */
+		st = s->rpre;
+		v = eval(s, &st, dst);
+	} else {
+		count_logged(&log);
+	}
+	s->rstate = st;
+	s->rverdict = v;
+	return v == RULES_DECIDED ? apply(s, &s->rstate) : 0;
 }
 
 /* Every address was refused by a rule: answer as the rule says. */

@@ -279,8 +279,10 @@ passive(unsigned i, uint64_t now)
 	if (sv->state == SHM_SERVER_DOWN) {
 		/* without active checks, nothing else would bring it back */
 		if (strcmp(b->check, "off") == 0 &&
-		    unix_ms() >= sv->last_change + b->check_interval)
+		    unix_ms() >= sv->last_change + b->check_interval) {
+			sv->result = SHM_CHECK_NONE;
 			set_state(i, SHM_SERVER_UP, SHM_CHECK_NONE);
+		}
 		return;
 	}
 	for (r = 0; r < hdr->n_rows; r++) {
@@ -292,6 +294,7 @@ passive(unsigned i, uint64_t now)
 		    __atomic_load_n(&x->last_fail, __ATOMIC_RELAXED) >
 		            sv->last_change) {
 			sv->result = SHM_CHECK_PASSIVE;
+			sv->last_status = 0;
 			probes[i].runs_ok = 0;
 			set_state(i, SHM_SERVER_DOWN, SHM_CHECK_PASSIVE);
 			return;
@@ -340,6 +343,7 @@ health_check_main(const struct health_check_heritage *h)
 	struct sigaction sa = {.sa_handler = on_term};
 	struct pollfd *pfd;
 	unsigned *map, i;
+	sigset_t all;
 
 	prctl(PR_SET_NAME, "proxyd-health");
 	log_set_role("health");
@@ -349,6 +353,10 @@ health_check_main(const struct health_check_heritage *h)
 	signal(SIGHUP, SIG_IGN);
 	signal(SIGUSR1, SIG_IGN);
 	signal(SIGPIPE, SIG_IGN);
+	/* the master blocks its signals for its signalfd; ours must reach
+	 * their handlers (and the parent-death one must arrive at all) */
+	sigfillset(&all);
+	sigprocmask(SIG_UNBLOCK, &all, NULL);
 	if (h->drop_privileges && h->drop_privileges(h) < 0)
 		_exit(1);
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
