@@ -652,8 +652,17 @@ set_route_host(struct loader *ld, const struct key *k, const char *v,
 {
 	char *p;
 
+	char bare[256];
+	size_t len = strlen(v);
+
 	if (config_parse_route_host(v) < 0)
 		return bad(why, n, "host", v, "a name, or .suffix");
+	/* requests' hosts are kept without an IPv6 literal's brackets */
+	if (len >= 2 && len < sizeof(bare) && v[0] == '[' && v[len - 1] == ']') {
+		memcpy(bare, v + 1, len - 2);
+		bare[len - 2] = '\0';
+		v = bare;
+	}
 	if (set_str(ld, k, v, why, n) < 0)
 		return -1;
 	for (p = field_of(ld, k); *p; p++)

@@ -34,12 +34,21 @@ request_host(struct session *s, const char *b, struct http_span *path)
 	uint16_t port;
 	uint32_t i;
 
+	s->authority.len = 0;
 	*path = s->req.target;
 	if (s->req.target_form == HTTP_TARGET_ABSOLUTE) {
 		if (http_parse_absolute(b, s->req.target, &u) < 0)
 			return -1;
 		host = u.host;
 		*path = u.path;
+		/* "http://" then the authority, up to the path or query */
+		s->authority.off = s->req.target.off + 7;
+		for (i = s->authority.off;
+		     i < s->req.target.off + s->req.target.len &&
+		     b[i] != '/' && b[i] != '?';
+		     i++)
+			;
+		s->authority.len = i - s->authority.off;
 	} else if ((s->req.flags & HTTP_F_HOST) &&
 	           http_parse_hostport(b, s->req.host, &host, &port) < 0) {
 		return -1;

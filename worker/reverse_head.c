@@ -98,12 +98,13 @@ from_forwarded_for(struct session *s, const char *b)
 		n++;
 	for (k = (int)n - 1; k >= 0; k--) {
 		const char *v = b + f[k]->value.off;
-		size_t end = f[k]->value.len, start, e;
+		size_t end = f[k]->value.len, item, start, e;
 
 		while (end > 0) {
-			start = end;
-			while (start > 0 && v[start - 1] != ',')
-				start--;
+			item = end;
+			while (item > 0 && v[item - 1] != ',')
+				item--;
+			start = item;
 			e = end;
 			while (start < e && (v[start] == ' ' || v[start] == '\t'))
 				start++;
@@ -114,7 +115,7 @@ from_forwarded_for(struct session *s, const char *b)
 			s->client = hop;
 			if (!trusted(s, (const struct sockaddr *)&hop))
 				return;
-			end = start > 0 ? start - 1 : 0;
+			end = item > 0 ? item - 1 : 0; /* before the comma */
 		}
 	}
 }
@@ -161,15 +162,17 @@ skip_list(const struct session *s, const char **skip)
 	return skip;
 }
 
-/* The Host the client asked for, as it wrote it. */
+/* The Host the client asked for, as it wrote it: the absolute-form
+ * target's authority (RFC 9112 3.2.2), else the Host field. */
 static struct http_span
 host_value(const struct session *s, const char *b, const char **base)
 {
 	struct http_span none = {0, 0};
 
 	*base = b;
-	if (s->req.target_form != HTTP_TARGET_ABSOLUTE &&
-	    (s->req.flags & HTTP_F_HOST))
+	if (s->req.target_form == HTTP_TARGET_ABSOLUTE)
+		return s->authority;
+	if (s->req.flags & HTTP_F_HOST)
 		return s->req.host;
 	*base = s->host;
 	none.len = (uint32_t)strlen(s->host);

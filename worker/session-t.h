@@ -96,6 +96,7 @@ struct session {
 	char host[SESSION_HOST_MAX];
 	uint16_t port;
 	struct http_span path; /* origin-form target, in cli.in */
+	struct http_span authority; /* reverse, absolute-form: host[:port] */
 	char pool_key[SESSION_HOST_MAX + 16];
 	struct dns_query *dnsq;
 	struct dns_addrs addrs;

@@ -230,6 +230,7 @@ START_TEST(json_every_field)
 	        .rule = "allow-web",
 	        .action = "allow",
 	        .tls_sni = "example.com",
+	        .tls = "TLSv1.3/TLS_AES_128_GCM_SHA256",
 	};
 	char out[ACCESS_LOG_LINE_MAX];
 	size_t n = access_log_json(out, sizeof(out), &e);
@@ -245,7 +246,9 @@ START_TEST(json_every_field)
 	        "\"status\":200,\"bytes_in\":87,\"bytes_out\":1234567890123,"
 	        "\"upstream\":\"198.51.100.1:8080\",\"duration_ms\":42,"
 	        "\"tunnel\":false,\"rule\":\"allow-web\",\"action\":\"allow\","
-	        "\"tls_sni\":\"example.com\",\"referer\":\"http://ref.example/"
+	        "\"tls_sni\":\"example.com\","
+	        "\"tls\":\"TLSv1.3/TLS_AES_128_GCM_SHA256\","
+	        "\"referer\":\"http://ref.example/"
 	        "\","
 	        "\"user_agent\":\"curl/8.5.0\"}");
 	ck_assert_uint_eq(n, strlen(out));
@@ -275,7 +278,8 @@ START_TEST(json_nulls)
 	        "\"host\":null,\"port\":null,\"version\":null,\"status\":400,"
 	        "\"bytes_in\":10,\"bytes_out\":150,\"upstream\":null,"
 	        "\"duration_ms\":0,\"tunnel\":false,\"rule\":null,"
-	        "\"action\":null,\"tls_sni\":null,\"referer\":null,"
+	        "\"action\":null,\"tls_sni\":null,\"tls\":null,"
+	        "\"referer\":null,"
 	        "\"user_agent\":null}");
 	/* a tunnel: absent and empty fields are null alike */
 	e.req = r;
@@ -362,7 +366,7 @@ START_TEST(longest_line_fits)
 	r = req(m, url, f, f);
 	e.req = r;
 	e.client = e.host = e.upstream = e.user = host;
-	e.rule = e.action = e.tls_sni = host;
+	e.rule = e.action = e.tls_sni = e.tls = host;
 	ck_assert_uint_gt(access_log_json(line, sizeof(line), &e), 0);
 	ck_assert_uint_gt(access_log_combined(line, sizeof(line), &e), 0);
 	free(r);
