@@ -1427,7 +1427,8 @@ dump_section(FILE *out, const struct config *cfg, enum section sect, size_t i,
 {
 	const void *base = (const char *)cfg + section_off(sect, i);
 	const struct key *k;
-	char value[16384];
+	/* every server line of a backend: 256 lines of up to ~450 bytes */
+	static char value[CONFIG_MAX_SERVERS * 512];
 
 	fprintf(out, "\n; %s\n[%s%s%s]\n", sections[sect].help,
 	        sections[sect].name, name[0] ? " " : "", name);

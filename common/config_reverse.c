@@ -212,14 +212,16 @@ server_address(const char *s, struct config_server *sv, char *why, size_t n)
 	uint16_t port;
 	int rc;
 
-	if (config_parse_address(s, &sv->addr, &sv->addrlen) == 0 &&
-	    s[0] != '*')
-		return 0;
-	if (!colon || colon == s || (size_t)(colon - s) >= sizeof(host) ||
+	/* ":80" and "*:80" mean every address to a listener, nothing to
+	 * a server */
+	if (!colon || colon == s || s[0] == '*' ||
+	    (size_t)(colon - s) >= sizeof(host) ||
 	    config_parse_port(colon + 1, &port) < 0) {
 		snprintf(why, n, "bad server address '%s' (HOST:PORT)", s);
 		return -1;
 	}
+	if (config_parse_address(s, &sv->addr, &sv->addrlen) == 0)
+		return 0;
 	memcpy(host, s, (size_t)(colon - s));
 	host[colon - s] = '\0';
 	hints.ai_socktype = SOCK_STREAM;
@@ -394,17 +396,21 @@ config_parse_cidr(const char *s, struct config_cidr *c)
 	return 0;
 }
 
-/* Splits a comma list into trimmed items; fn gets each. */
+/* Splits a comma list into trimmed items; fn gets each.  An empty item
+ * ("a,,b", a leading or trailing comma) is an error, not skipped. */
 static int
 each_item(const char *s, int (*fn)(const char *item, void *arg), void *arg)
 {
-	char copy[512], *tok, *save = NULL, *end;
+	char copy[512], *tok, *next, *end;
 
 	if (strlen(s) >= sizeof(copy))
 		return -1;
 	strcpy(copy, s);
-	for (tok = strtok_r(copy, ",", &save); tok;
-	     tok = strtok_r(NULL, ",", &save)) {
+	if (!copy[0])
+		return 0; /* the empty list */
+	for (tok = copy; tok; tok = next) {
+		if ((next = strchr(tok, ',')))
+			*next++ = '\0';
 		while (*tok == ' ' || *tok == '\t')
 			tok++;
 		end = tok + strlen(tok);

@@ -47,7 +47,8 @@ layout_ok(const struct shm_backends_header *h, size_t size)
 	return h->size == size && h->n_servers <= MAX_SERVERS &&
 	       h->n_backends <= MAX_SERVERS &&
 	       h->n_rows <= SHM_BACKENDS_MAX_ROWS &&
-	       h->backends_off >= sizeof(*h) && h->backends_off <= size &&
+	       h->backends_off >= sizeof(*h) && h->backends_off % 8 == 0 &&
+	       h->backends_off <= size &&
 	       b <= size - h->backends_off && h->servers_off % 8 == 0 &&
 	       h->servers_off <= size && s <= size - h->servers_off &&
 	       h->rows_off % 8 == 0 && h->rows_off <= size &&
