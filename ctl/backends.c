@@ -15,7 +15,7 @@
 
 static const char *const results[] = {
         "-",          "ok",         "connect failed", "timed out",
-        "bad status", "not HTTP",   "requests failed",
+        "bad status", "not HTTP",   "requests failed", "TLS failed",
 };
 
 /* up, down, backup (up, waiting for the others to fail), or draining
@@ -31,7 +31,7 @@ state_name(const struct shm_server *sv, const struct shm_server_row *sum)
 static void
 last_check(const struct shm_server *sv, char *buf, size_t n)
 {
-	const char *r = sv->result < 7 ? results[sv->result] : "?";
+	const char *r = sv->result < 8 ? results[sv->result] : "?";
 	long ago;
 
 	if (sv->result == 0 || sv->last_check == 0) {
@@ -112,7 +112,7 @@ print_json(const struct shm_backends_view *v)
 			       (unsigned long long)sum.requests,
 			       (unsigned long long)sum.failures,
 			       (unsigned long long)sum.retries,
-			       sv->result < 7 ? results[sv->result] : "?",
+			       sv->result < 8 ? results[sv->result] : "?",
 			       sv->last_status,
 			       (unsigned long long)sv->check_ms,
 			       (unsigned long long)sv->last_check,

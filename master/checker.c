@@ -72,8 +72,8 @@ spawn(void)
 }
 
 void
-master_checker_start(const struct config *cfg, void *area, uid_t uid,
-                     gid_t gid)
+master_checker_start(const struct config *cfg, void *area,
+                     const struct tls_set *tls, uid_t uid, gid_t gid)
 {
 	master_checker_stop();
 	if (!area)
@@ -81,6 +81,7 @@ master_checker_start(const struct config *cfg, void *area, uid_t uid,
 	ck.h = (struct health_check_heritage){
 	        .cfg = cfg,
 	        .area = area,
+	        .tls = tls,
 	        .master_pid = getpid(),
 	        .uid = uid,
 	        .gid = gid,

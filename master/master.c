@@ -398,7 +398,7 @@ reload(void)
 		shm_backends_unmap(&m.backends_area);
 		if (publish_backends(&m.backends_area, &old_backends) == 0) {
 			master_checker_start(m.cfg, m.backends_area.base,
-			                     m.uid, m.gid);
+			                     m.tls, m.uid, m.gid);
 			shm_backends_unmap(&old_backends);
 		} else {
 			m.backends_area = old_backends;
@@ -415,7 +415,8 @@ reload(void)
 	}
 	drain_except(m.generation);
 	master_listeners_keep_only(m.fds, cfg->n_listens);
-	master_checker_start(m.cfg, m.backends_area.base, m.uid, m.gid);
+	master_checker_start(m.cfg, m.backends_area.base, m.tls, m.uid,
+	                     m.gid);
 	/* the old workers have their own copies (fork) */
 	rules_free(old_rules);
 	tls_free(old_tls);
@@ -566,7 +567,8 @@ master_run(struct config *cfg, struct rules *rules, struct tls_set *tls,
 	    publish_backends(&m.backends_area, NULL) < 0 ||
 	    spawn_generation() < 0)
 		return 1;
-	master_checker_start(m.cfg, m.backends_area.base, m.uid, m.gid);
+	master_checker_start(m.cfg, m.backends_area.base, m.tls, m.uid,
+	                     m.gid);
 	master_daemon_ready();
 	master_notify("READY=1\nMAINPID=%d\nSTATUS=serving with %u workers",
 	              (int)getpid(), m.cfg->workers);

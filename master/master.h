@@ -43,8 +43,9 @@ void master_pidfile_remove(const char *path);
  * cannot (and saying so). */
 void master_fit_nofile(struct config *cfg);
 /* checker.c: the health checker of the current generation. */
-void master_checker_start(const struct config *cfg, void *area, uid_t uid,
-                          gid_t gid);
+struct tls_set;
+void master_checker_start(const struct config *cfg, void *area,
+                          const struct tls_set *tls, uid_t uid, gid_t gid);
 void master_checker_stop(void);
 /* 1 when pid was the current checker (restarted later unless stopping). */
 int master_checker_reaped(pid_t pid, int status, int stopping);

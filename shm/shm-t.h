@@ -168,6 +168,7 @@ enum shm_check_result {
 	SHM_CHECK_STATUS = 4,  /* answered with another status */
 	SHM_CHECK_BAD = 5,     /* answered something not HTTP */
 	SHM_CHECK_PASSIVE = 6, /* requests failed `fall` times in a row */
+	SHM_CHECK_TLS = 7,     /* the TLS handshake failed */
 };
 
 /* ABI: bump the major version. */

@@ -204,6 +204,15 @@ load_cert(struct tls_cert *c, const struct config_listen *l,
 	}
 	if (SSL_CTX_use_PrivateKey_file(c->ctx, cc->key, SSL_FILETYPE_PEM) !=
 	    1) {
+		if (ERR_GET_REASON(ERR_peek_last_error()) ==
+		    X509_R_KEY_VALUES_MISMATCH) {
+			ERR_clear_error();
+			snprintf(why, n,
+			         "%s does not match the certificate %s (is the "
+			         "leaf certificate first in the file?)",
+			         cc->key, cc->cert);
+			return -1;
+		}
 		snprintf(why, n, "%s: cannot load the private key: %s", cc->key,
 		         ssl_reason(reason, sizeof(reason)));
 		return -1;
@@ -264,7 +273,7 @@ load_listener(const struct config *cfg, unsigned li, char *err, size_t n)
 	struct tls_listener *t = calloc(1, sizeof(*t));
 	struct config_cert def = {.listen = li, .line = l->line};
 	unsigned want = certs_of(cfg, li), i;
-	char why[2 * PATH_MAX + 512];
+	char why[2 * PATH_MAX + 512] = "";
 	int line;
 
 	snprintf(def.cert, sizeof(def.cert), "%s", l->tls_cert);
@@ -286,7 +295,7 @@ load_listener(const struct config *cfg, unsigned li, char *err, size_t n)
 		              sizeof(why)) < 0 ||
 		    configure(t->certs[t->n_certs - 1].ctx, l, cfg->path, err,
 		              n) < 0) {
-			if (why[0] && t->certs[t->n_certs - 1].ctx)
+			if (why[0]) /* else configure() wrote err */
 				snprintf(err, n, "%s:%d: [listen %s] %s: %s",
 				         cfg->path, line, l->name,
 				         t->n_certs == 1 ? "tls_cert"

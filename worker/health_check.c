@@ -28,18 +28,28 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+
 #include "common/log.h"
 #include "common/sock.h"
+#include "worker/proxy_protocol.h"
 
 #define TICK_MS 100
 #define RESPONSE_MAX 512
 
-enum probe_state { PROBE_IDLE = 0, PROBE_CONNECTING, PROBE_SENDING,
-                   PROBE_READING };
+enum probe_state {
+	PROBE_IDLE = 0,
+	PROBE_CONNECTING,
+	PROBE_HANDSHAKE, /* servers marked tls */
+	PROBE_SENDING,
+	PROBE_READING,
+};
 
 struct probe {
 	enum probe_state state;
 	int fd;
+	SSL *ssl;    /* servers marked tls: checked over TLS too */
+	short want;  /* the poll events the next step waits for */
 	uint64_t next_at;  /* monotonic ms: next check */
 	uint64_t deadline; /* monotonic ms: this one fails */
 	uint64_t started;
@@ -57,6 +67,7 @@ static struct shm_server *servers;
 static const struct shm_server_row *rows;
 static struct shm_backends_header *hdr;
 static struct probe *probes;
+static const struct tls_set *tls;
 
 static void
 on_term(int sig)
@@ -100,12 +111,13 @@ result_name(enum shm_check_result r, unsigned status, char *buf, size_t n)
 	        [SHM_CHECK_STATUS] = "unexpected status",
 	        [SHM_CHECK_BAD] = "not an HTTP answer",
 	        [SHM_CHECK_PASSIVE] = "requests failed",
+	        [SHM_CHECK_TLS] = "TLS handshake failed",
 	};
 
 	if (r == SHM_CHECK_STATUS)
 		snprintf(buf, n, "status %u", status);
 	else
-		snprintf(buf, n, "%s", r < 7 ? names[r] : "?");
+		snprintf(buf, n, "%s", r < 8 ? names[r] : "?");
 	return buf;
 }
 
@@ -133,6 +145,12 @@ set_state(unsigned i, enum shm_server_state st, enum shm_check_result why)
 static void
 probe_close(struct probe *p)
 {
+	if (p->ssl) {
+		(void)SSL_shutdown(p->ssl);
+		SSL_free(p->ssl);
+		p->ssl = NULL;
+	}
+	ERR_clear_error();
 	if (p->fd >= 0)
 		close(p->fd);
 	p->fd = -1;
@@ -193,6 +211,7 @@ probe_start(unsigned i)
 		return;
 	}
 	p->state = PROBE_CONNECTING;
+	p->want = POLLOUT;
 }
 
 /* "HTTP/1.x NNN": the status, 0 if not yet, -1 if not HTTP. */
@@ -209,13 +228,46 @@ status_of(const struct probe *p)
 	return (int)st;
 }
 
+/* One read or write, plain or TLS: bytes, 0 at the end, -1 with errno
+ * EAGAIN (p->want says which way) or another error. */
+static ssize_t
+probe_io(struct probe *p, int writing, void *buf, size_t len)
+{
+	size_t done = 0;
+	int rc;
+
+	if (!p->ssl)
+		return writing ? send(p->fd, buf, len, MSG_NOSIGNAL)
+		               : recv(p->fd, buf, len, 0);
+	rc = writing ? SSL_write_ex(p->ssl, buf, len, &done)
+	             : SSL_read_ex(p->ssl, buf, len, &done);
+	if (rc == 1)
+		return (ssize_t)done;
+	switch (SSL_get_error(p->ssl, rc)) {
+	case SSL_ERROR_WANT_READ:
+		p->want = POLLIN;
+		errno = EAGAIN;
+		return -1;
+	case SSL_ERROR_WANT_WRITE:
+		p->want = POLLOUT;
+		errno = EAGAIN;
+		return -1;
+	case SSL_ERROR_ZERO_RETURN:
+		return 0;
+	default:
+		ERR_clear_error();
+		errno = EPROTO;
+		return -1;
+	}
+}
+
 static void
 probe_read(unsigned i)
 {
 	struct probe *p = &probes[i];
 	const struct config_backend *b = backend_of(i);
-	ssize_t n = recv(p->fd, p->resp + p->resp_len,
-	                 sizeof(p->resp) - p->resp_len, 0);
+	ssize_t n = probe_io(p, 0, p->resp + p->resp_len,
+	                     sizeof(p->resp) - p->resp_len);
 	int st;
 
 	if (n > 0)
@@ -232,38 +284,101 @@ probe_read(unsigned i)
 		           (unsigned)st);
 }
 
+/* Connected: a TLS server's handshake comes next. */
+static void
+probe_connected(unsigned i)
+{
+	struct probe *p = &probes[i];
+	const struct config_server *cs = &cfg->servers[i];
+	enum send_proxy v = backend_of(i)->send_proxy;
+	char pp[PROXY_PROTOCOL_WRITE_MAX];
+	int n;
+
+	/* a server that wants a PROXY header gets one for the check too:
+	 * LOCAL (v2) or UNKNOWN (v1), "the proxy's own connection" */
+	if (v != SEND_PROXY_OFF &&
+	    ((n = proxy_protocol_write(v == SEND_PROXY_V2 ? 2 : 1, NULL, NULL,
+	                               pp, sizeof(pp))) < 0 ||
+	     send(p->fd, pp, (size_t)n, MSG_NOSIGNAL) != n)) {
+		probe_done(i, SHM_CHECK_REFUSED, 0);
+		return;
+	}
+	if (!cs->tls) {
+		p->state = PROBE_SENDING;
+		return;
+	}
+	p->ssl = tls_client_new(tls ? tls->backend[cs->backend] : NULL, cs,
+	                        p->fd);
+	p->state = PROBE_HANDSHAKE;
+}
+
+/* 1 done, 0 waiting (p->want set), -1 failed. */
+static int
+probe_handshake(struct probe *p)
+{
+	int rc;
+
+	if (!p->ssl)
+		return -1;
+	if ((rc = SSL_do_handshake(p->ssl)) == 1)
+		return 1;
+	switch (SSL_get_error(p->ssl, rc)) {
+	case SSL_ERROR_WANT_READ:
+		p->want = POLLIN;
+		return 0;
+	case SSL_ERROR_WANT_WRITE:
+		p->want = POLLOUT;
+		return 0;
+	default:
+		ERR_clear_error();
+		return -1;
+	}
+}
+
 /* The socket is ready for what the probe is waiting for. */
 static void
-probe_step(unsigned i, short revents)
+probe_step(unsigned i)
 {
 	struct probe *p = &probes[i];
 	ssize_t n;
+	int rc;
 
 	if (p->state == PROBE_CONNECTING) {
 		if (sock_connect_result(p->fd) != 0) {
 			probe_done(i, SHM_CHECK_REFUSED, 0);
 			return;
 		}
-		if (p->req_len == 0) { /* tcp: connected is enough */
-			probe_done(i, SHM_CHECK_OK, 0);
+		probe_connected(i);
+		if (p->state == PROBE_IDLE)
+			return;
+	}
+	if (p->state == PROBE_HANDSHAKE) {
+		if ((rc = probe_handshake(p)) <= 0) {
+			if (rc < 0)
+				probe_done(i, SHM_CHECK_TLS, 0);
 			return;
 		}
 		p->state = PROBE_SENDING;
 	}
+	if (p->state == PROBE_SENDING && p->req_len == 0) {
+		probe_done(i, SHM_CHECK_OK, 0); /* tcp: connected is enough */
+		return;
+	}
 	if (p->state == PROBE_SENDING) {
-		n = send(p->fd, p->req + p->sent, p->req_len - p->sent,
-		         MSG_NOSIGNAL);
+		p->want = POLLOUT;
+		n = probe_io(p, 1, p->req + p->sent, p->req_len - p->sent);
 		if (n < 0 && errno != EAGAIN) {
 			probe_done(i, SHM_CHECK_REFUSED, 0);
 			return;
 		}
 		if (n > 0)
 			p->sent += (size_t)n;
-		if (p->sent == p->req_len)
-			p->state = PROBE_READING;
-		return;
+		if (p->sent < p->req_len)
+			return;
+		p->state = PROBE_READING;
+		p->want = POLLIN;
 	}
-	if (p->state == PROBE_READING && (revents & (POLLIN | POLLHUP | POLLERR)))
+	if (p->state == PROBE_READING)
 		probe_read(i);
 }
 
@@ -322,7 +437,7 @@ tick(struct pollfd *pfd, unsigned *map)
 		if (p->state == PROBE_IDLE)
 			continue;
 		pfd[n].fd = p->fd;
-		pfd[n].events = p->state == PROBE_READING ? POLLIN : POLLOUT;
+		pfd[n].events = p->want;
 		map[n++] = i;
 		if (p->deadline - now < (uint64_t)wait)
 			wait = (int)(p->deadline - now);
@@ -330,7 +445,7 @@ tick(struct pollfd *pfd, unsigned *map)
 	rc = poll(pfd, n, wait);
 	for (i = 0; rc > 0 && i < n; i++)
 		if (pfd[i].revents)
-			probe_step(map[i], pfd[i].revents);
+			probe_step(map[i]);
 	now = mono_ms();
 	for (i = 0; i < cfg->n_servers; i++)
 		passive(i, now);
@@ -363,6 +478,7 @@ health_check_main(const struct health_check_heritage *h)
 	if (getppid() != h->master_pid)
 		_exit(0); /* the master died before we could watch it */
 	cfg = h->cfg;
+	tls = h->tls;
 	hdr = h->area;
 	servers = (struct shm_server *)((char *)h->area + hdr->servers_off);
 	rows = (const struct shm_server_row *)((const char *)h->area +

@@ -15,6 +15,7 @@
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "common/log.h"
 #include "common/sock.h"
@@ -226,25 +227,50 @@ reverse_failover(struct session *s, unsigned status, const char *why)
 	return 1;
 }
 
-/* A fresh connection to a send_proxy server: the PROXY header first. */
+/* The PROXY header a fresh connection to a send_proxy server starts
+ * with: its length, 0 for none, -1 if it cannot be written. */
+static int
+proxy_header(struct session *s, char *hdr, size_t cap)
+{
+	enum send_proxy v = backends.b[s->backend].cfg->send_proxy;
+
+	if (v == SEND_PROXY_OFF || s->up_reused)
+		return 0;
+	return proxy_protocol_write(v == SEND_PROXY_V2 ? 2 : 1,
+	                            (const struct sockaddr *)&s->client,
+	                            (const struct sockaddr *)&s->up_addr, hdr,
+	                            cap);
+}
+
+/* A plain server: the header goes first in the request's bytes. */
 int
 reverse_connected(struct session *s)
 {
-	enum send_proxy v = backends.b[s->backend].cfg->send_proxy;
 	char hdr[PROXY_PROTOCOL_WRITE_MAX];
 	struct buf *out;
 	int n;
 
-	if (v == SEND_PROXY_OFF || s->up_reused)
+	if (worker.cfg->servers[s->server].tls ||
+	    (n = proxy_header(s, hdr, sizeof(hdr))) == 0)
 		return 0;
-	n = proxy_protocol_write(v == SEND_PROXY_V2 ? 2 : 1,
-	                         (const struct sockaddr *)&s->client,
-	                         (const struct sockaddr *)&s->up_addr, hdr,
-	                         sizeof(hdr));
 	if (n < 0 || !(out = side_out(&s->up))) {
 		http_error_send(s, 503, "cannot write the PROXY header");
 		return -1;
 	}
 	buf_append(out, hdr, (size_t)n);
 	return 0;
+}
+
+/* A tls server: the header goes on the socket before the handshake, as
+ * HAProxy and nginx expect it (a just-connected socket takes a hundred
+ * bytes at once).  0, or -1 when it could not be sent. */
+int
+reverse_proxy_before_tls(struct session *s)
+{
+	char hdr[PROXY_PROTOCOL_WRITE_MAX];
+	int n = proxy_header(s, hdr, sizeof(hdr));
+
+	if (n <= 0)
+		return n;
+	return send(s->up.io.fd, hdr, (size_t)n, MSG_NOSIGNAL) == n ? 0 : -1;
 }

@@ -82,6 +82,7 @@ void reverse_init(const struct config *cfg);
 void reverse_request(struct session *s);
 int reverse_failover(struct session *s, unsigned status, const char *why);
 int reverse_connected(struct session *s);
+int reverse_proxy_before_tls(struct session *s);
 void reverse_client_address(struct session *s, const char *b);
 int reverse_head_write(struct session *s, struct buf *out, const char *b);
 const char *const *reverse_response_skip(const struct session *s);

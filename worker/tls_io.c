@@ -208,41 +208,18 @@ tls_handshake_timeout(struct session *s)
 	session_close(s);
 }
 
-/* An IP literal takes no SNI, and is checked as an address. */
-static int
-is_ip(const char *name)
-{
-	unsigned char buf[16];
-
-	return inet_pton(AF_INET, name, buf) == 1 ||
-	       inet_pton(AF_INET6, name, buf) == 1;
-}
-
 int
 tls_upstream_begin(struct session *s)
 {
 	const struct tls_backend *b = tls ? tls->backend[s->backend] : NULL;
-	const struct config_server *sv = &worker.cfg->servers[s->server];
-	char name[256];
-	SSL *ssl;
+	SSL *ssl = tls_client_new(b, &worker.cfg->servers[s->server],
+	                          s->up.io.fd);
 
-	if (!b || !(ssl = s->up.ssl = new_ssl(b->ctx, s->up.io.fd)))
+	if (!(s->up.ssl = ssl))
 		return -1;
-	if (sv->sni[0])
-		snprintf(name, sizeof(name), "%s", sv->sni);
-	else
-		config_server_host(sv, name, sizeof(name));
 	SSL_set_ex_data(ssl, server_index, (void *)(uintptr_t)(s->server + 1));
-	if (!is_ip(name))
-		SSL_set_tlsext_host_name(ssl, name);
-	if (b->verify &&
-	    (is_ip(name) ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl),
-	                                                 name)
-	                 : SSL_set1_host(ssl, name)) != 1)
-		return -1;
 	if (server_sessions[s->server])
 		SSL_set_session(ssl, server_sessions[s->server]);
-	SSL_set_connect_state(ssl);
 	s->up_handshake = 1;
 	return 0;
 }

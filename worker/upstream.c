@@ -211,7 +211,8 @@ upstream_connect_step(struct session *s)
 	}
 	STATS_INC(upstream_connects);
 	if (s->backend >= 0 && worker.cfg->servers[s->server].tls) {
-		if (tls_upstream_begin(s) < 0) {
+		if (reverse_proxy_before_tls(s) < 0 ||
+		    tls_upstream_begin(s) < 0) {
 			(void)reverse_failover(s, 502, "TLS set-up failed");
 			return 1;
 		}

@@ -19,7 +19,8 @@ HTTP_ERROR(501, errors_501,
            "The request uses a feature the proxy does not implement.")
 HTTP_ERROR(502, errors_502,
            "The proxy could not get a valid response from the destination.")
-HTTP_ERROR(503, errors_503, "The proxy is out of resources; try again shortly.")
+HTTP_ERROR(503, errors_503,
+           "The service is unavailable for a moment; try again shortly.")
 HTTP_ERROR(504, errors_504, "The destination did not answer in time.")
 HTTP_ERROR(505, errors_505, "The proxy speaks HTTP/1.0 and HTTP/1.1 only.")
 #undef HTTP_ERROR
