@@ -52,6 +52,9 @@ int config_parse_resolver(const char *s, struct sockaddr_storage *ss,
 int config_address_clash(const struct sockaddr_storage *a,
                          const struct sockaddr_storage *b);
 
+/* The index of s in a table of names, or -1; the name at i, or "?". */
+int config_name_lookup(const char *const *names, size_t n, const char *s);
+const char *config_name_of(const char *const *names, size_t n, unsigned i);
 /* Names for the enums above ("?" when out of range). */
 const char *config_log_level_name(enum log_level level);
 const char *config_listen_mode_name(enum listen_mode mode);

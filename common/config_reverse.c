@@ -40,27 +40,10 @@ static const char *const real_ip_names[] = {
         [REAL_IP_TRUE_CLIENT_IP] = "true-client-ip",
 };
 
-static int
-lookup(const char *const *names, size_t n, const char *s)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (names[i] && strcmp(s, names[i]) == 0)
-			return (int)i;
-	return -1;
-}
-
-static const char *
-name_of(const char *const *names, size_t n, unsigned i)
-{
-	return i < n ? names[i] : "?";
-}
-
 int
 config_parse_balance(const char *s, enum balance *b)
 {
-	int i = lookup(balance_names, N_ELEMS(balance_names), s);
+	int i = config_name_lookup(balance_names, N_ELEMS(balance_names), s);
 
 	if (i < 0)
 		return -1;
@@ -71,13 +54,14 @@ config_parse_balance(const char *s, enum balance *b)
 const char *
 config_balance_name(enum balance b)
 {
-	return name_of(balance_names, N_ELEMS(balance_names), b);
+	return config_name_of(balance_names, N_ELEMS(balance_names), b);
 }
 
 int
 config_parse_send_proxy(const char *s, enum send_proxy *p)
 {
-	int i = lookup(send_proxy_names, N_ELEMS(send_proxy_names), s);
+	int i = config_name_lookup(send_proxy_names, N_ELEMS(send_proxy_names),
+	                           s);
 
 	if (i < 0)
 		return -1;
@@ -88,13 +72,13 @@ config_parse_send_proxy(const char *s, enum send_proxy *p)
 const char *
 config_send_proxy_name(enum send_proxy p)
 {
-	return name_of(send_proxy_names, N_ELEMS(send_proxy_names), p);
+	return config_name_of(send_proxy_names, N_ELEMS(send_proxy_names), p);
 }
 
 int
 config_parse_real_ip(const char *s, enum real_ip_header *h)
 {
-	int i = lookup(real_ip_names, N_ELEMS(real_ip_names), s);
+	int i = config_name_lookup(real_ip_names, N_ELEMS(real_ip_names), s);
 
 	if (i < 0)
 		return -1;
@@ -105,7 +89,7 @@ config_parse_real_ip(const char *s, enum real_ip_header *h)
 const char *
 config_real_ip_name(enum real_ip_header h)
 {
-	return name_of(real_ip_names, N_ELEMS(real_ip_names), h);
+	return config_name_of(real_ip_names, N_ELEMS(real_ip_names), h);
 }
 
 /* An HTTP field name (RFC 9110 token), copied in lower case. */
@@ -461,8 +445,7 @@ add_name(const char *item, void *arg)
 	struct name_list *l = arg;
 
 	if (l->n == l->max ||
-	    field_name(item, strlen(item), l->out[l->n], sizeof(l->out[0])) <
-	            0)
+	    field_name(item, strlen(item), l->out[l->n], sizeof(l->out[0])) < 0)
 		return -1;
 	l->n++;
 	return 0;
@@ -566,8 +549,8 @@ config_cidr_match(const struct config_cidr *c, unsigned n,
 		rest = c[i].prefix % 8;
 		if (memcmp(a, c[i].addr, full) != 0)
 			continue;
-		if (rest &&
-		    ((a[full] ^ c[i].addr[full]) & (0xffu << (8 - rest)) & 0xff))
+		if (rest && ((a[full] ^ c[i].addr[full]) &
+		             (0xffu << (8 - rest)) & 0xff))
 			continue;
 		return 1;
 	}

@@ -230,9 +230,8 @@ config_parse_workers(const char *s, unsigned *n)
 	return 0;
 }
 
-/* The index of s in a table of names, or -1. */
-static int
-lookup(const char *const *names, size_t n, const char *s)
+int
+config_name_lookup(const char *const *names, size_t n, const char *s)
 {
 	size_t i;
 
@@ -242,10 +241,16 @@ lookup(const char *const *names, size_t n, const char *s)
 	return -1;
 }
 
+const char *
+config_name_of(const char *const *names, size_t n, unsigned i)
+{
+	return i < n && names[i] ? names[i] : "?";
+}
+
 int
 config_parse_log_level(const char *s, enum log_level *level)
 {
-	int i = lookup(level_names, N_ELEMS(level_names), s);
+	int i = config_name_lookup(level_names, N_ELEMS(level_names), s);
 
 	if (i < 0)
 		return -1;
@@ -256,7 +261,8 @@ config_parse_log_level(const char *s, enum log_level *level)
 int
 config_parse_log_format(const char *s, enum access_log_format *f)
 {
-	int i = lookup(log_format_names, N_ELEMS(log_format_names), s);
+	int i = config_name_lookup(log_format_names, N_ELEMS(log_format_names),
+	                           s);
 
 	if (i < 0)
 		return -1;
@@ -267,7 +273,7 @@ config_parse_log_format(const char *s, enum access_log_format *f)
 int
 config_parse_mode(const char *s, enum listen_mode *mode)
 {
-	int i = lookup(mode_names, N_ELEMS(mode_names), s);
+	int i = config_name_lookup(mode_names, N_ELEMS(mode_names), s);
 
 	if (i < 0)
 		return -1;
