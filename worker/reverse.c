@@ -121,7 +121,9 @@ static int
 choose_server(struct session *s)
 {
 	const struct config_server *sv;
-	int i = backend_pick(s, request_hash(s, session_head(s)));
+	/* the hash was taken from the head while it was there: a failover
+	 * comes after the head has gone to the first server */
+	int i = backend_pick(s, s->balance_hash);
 
 	if (i < 0) {
 		STATS_INC(backend_no_server);
@@ -175,6 +177,7 @@ reverse_route(struct session *s, const char *b)
 	s->backend = be;
 	s->upgrade = upgrade_allowed(s, b, r);
 	reverse_client_address(s, b);
+	s->balance_hash = request_hash(s, b);
 	proxy_request_framing(s);
 	if (choose_server(s) == 0)
 		upstream_start(s);

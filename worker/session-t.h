@@ -147,6 +147,7 @@ struct session {
 	int backend;         /* index in cfg->backends; -1: forward */
 	int server;          /* index in cfg->servers; -1: none yet */
 	unsigned attempts;   /* servers tried for this request */
+	uint64_t balance_hash; /* balance = hash: the request's key */
 	uint8_t tried[CONFIG_MAX_SERVERS / 8]; /* which */
 	unsigned on_server : 1;   /* counted in its server's active */
 	unsigned upgrade : 1;     /* an Upgrade the route allows */
