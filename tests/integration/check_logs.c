@@ -301,11 +301,12 @@ static void
 check_common(const struct jobj *o)
 {
 	static const char *const keys[] = {
-	        "time",     "client",      "client_port", "user",
-	        "method",   "url",         "host",        "port",
-	        "version",  "status",      "bytes_in",    "bytes_out",
-	        "upstream", "duration_ms", "tunnel",      "rule",
-	        "action",   "tls_sni",     "referer",     "user_agent",
+	        "time",       "client",      "client_port", "user",
+	        "method",     "url",         "host",        "port",
+	        "version",    "status",      "bytes_in",    "bytes_out",
+	        "upstream",   "duration_ms", "tunnel",      "rule",
+	        "action",     "tls_sni",     "tls",         "referer",
+	        "user_agent",
 	};
 	const struct jfield *t = jget(o, "time"), *tun = jget(o, "tunnel");
 	unsigned i;

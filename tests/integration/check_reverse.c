@@ -49,7 +49,7 @@ static void
 origins_args(int n, const char *const *extra)
 {
 	const char *args[8];
-	char name[8];
+	char name[16];
 	size_t len = 0;
 	int i, k;
 
