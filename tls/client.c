@@ -37,10 +37,9 @@ tls_client_new(const struct tls_backend *b, const struct config_server *sv,
 		config_server_host(sv, name, sizeof(name));
 	if (SSL_set_fd(ssl, fd) != 1 ||
 	    (!is_ip(name) && SSL_set_tlsext_host_name(ssl, name) != 1) ||
-	    (b->verify &&
-	     (is_ip(name) ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl),
-	                                                  name)
-	                  : SSL_set1_host(ssl, name)) != 1)) {
+	    (b->verify && (is_ip(name) ? X509_VERIFY_PARAM_set1_ip_asc(
+	                                         SSL_get0_param(ssl), name)
+	                               : SSL_set1_host(ssl, name)) != 1)) {
 		SSL_free(ssl);
 		return NULL;
 	}

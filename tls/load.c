@@ -76,13 +76,52 @@ status_cb(SSL *s, void *arg)
 	return SSL_TLSEXT_ERR_OK;
 }
 
+/* The host_name of a ClientHello's server_name extension, or "". */
+static void
+hello_sni(SSL *s, char *name, size_t n)
+{
+	const unsigned char *p;
+	size_t len, list, nlen;
+
+	name[0] = '\0';
+	if (!SSL_client_hello_get0_ext(s, TLSEXT_TYPE_server_name, &p, &len) ||
+	    len < 5)
+		return;
+	list = (size_t)p[0] << 8 | p[1];
+	nlen = (size_t)p[3] << 8 | p[4];
+	if (list + 2 != len || p[2] != TLSEXT_NAMETYPE_host_name ||
+	    nlen + 5 > len || nlen == 0 || nlen >= n)
+		return;
+	memcpy(name, p + 5, nlen);
+	name[nlen] = '\0';
+}
+
+/* The certificate is chosen here, at the very start of the handshake:
+ * before OpenSSL decides whether a session resumes, so that a session is
+ * only resumed under the certificate (and listener: each context has
+ * its own session id context) it was made under (RFC 6066 3). */
+static int
+client_hello_cb(SSL *s, int *alert, void *arg)
+{
+	const struct tls_listener *l = arg;
+	const struct tls_cert *c;
+	char name[256];
+
+	(void)alert;
+	hello_sni(s, name, sizeof(name));
+	c = tls_cert_for(l, name[0] ? name : NULL);
+	if (c->ctx != SSL_get_SSL_CTX(s))
+		SSL_set_SSL_CTX(s, c->ctx);
+	return SSL_CLIENT_HELLO_SUCCESS;
+}
+
 /* SNI: switch to the certificate for the name the client sent. */
 static int
 servername_cb(SSL *s, int *alert, void *arg)
 {
 	const struct tls_listener *l = arg;
-	const struct tls_cert *c =
-	        tls_cert_for(l, SSL_get_servername(s, TLSEXT_NAMETYPE_host_name));
+	const struct tls_cert *c = tls_cert_for(
+	        l, SSL_get_servername(s, TLSEXT_NAMETYPE_host_name));
 
 	(void)alert;
 	if (c->ctx != SSL_get_SSL_CTX(s))
@@ -306,7 +345,19 @@ load_listener(const struct config *cfg, unsigned li, char *err, size_t n)
 		}
 		why[0] = '\0';
 	}
+	/* each certificate of each listener its own session id context:
+	 * tickets are sealed with keys all share, and a session must not
+	 * resume under another certificate or on another listener */
+	for (i = 0; i < t->n_certs; i++) {
+		char sid[SSL_MAX_SID_CTX_LENGTH];
+		int len = snprintf(sid, sizeof(sid), "proxyd/%u/%u", li, i);
+
+		SSL_CTX_set_session_id_context(t->certs[i].ctx,
+		                               (const unsigned char *)sid,
+		                               (unsigned)len);
+	}
 	/* the first context sees the ClientHello and picks by SNI */
+	SSL_CTX_set_client_hello_cb(t->certs[0].ctx, client_hello_cb, t);
 	SSL_CTX_set_tlsext_servername_callback(t->certs[0].ctx, servername_cb);
 	SSL_CTX_set_tlsext_servername_arg(t->certs[0].ctx, t);
 	return t;
@@ -328,8 +379,8 @@ load_backend(const struct config *cfg, unsigned bi, char *err, size_t n)
 	t->verify = b->tls_verify;
 	SSL_CTX_set_min_proto_version(t->ctx, TLS1_2_VERSION);
 	SSL_CTX_set_alpn_protos(t->ctx, alpn_http11, sizeof(alpn_http11) - 1);
-	SSL_CTX_set_verify(t->ctx, b->tls_verify ? SSL_VERIFY_PEER
-	                                         : SSL_VERIFY_NONE,
+	SSL_CTX_set_verify(t->ctx,
+	                   b->tls_verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE,
 	                   NULL);
 	if (b->tls_ca[0] &&
 	    SSL_CTX_load_verify_locations(t->ctx, b->tls_ca, NULL) != 1)
@@ -351,8 +402,8 @@ load_backend(const struct config *cfg, unsigned bi, char *err, size_t n)
 		free(t);
 		return NULL;
 	}
-	SSL_CTX_set_session_cache_mode(t->ctx, SSL_SESS_CACHE_CLIENT |
-	                                               SSL_SESS_CACHE_NO_INTERNAL);
+	SSL_CTX_set_session_cache_mode(
+	        t->ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL);
 	return t;
 }
 

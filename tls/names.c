@@ -36,8 +36,8 @@ add_name(char ***names, unsigned *n, const unsigned char *s, int len)
 static int
 san_names(X509 *x, char ***names, unsigned *n)
 {
-	GENERAL_NAMES *san = X509_get_ext_d2i(x, NID_subject_alt_name, NULL,
-	                                      NULL);
+	GENERAL_NAMES *san =
+	        X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
 	int i, rc = 0;
 
 	if (!san)

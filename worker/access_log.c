@@ -324,7 +324,8 @@ void
 access_log_write(struct session *s)
 {
 	static char line[ACCESS_LOG_LINE_MAX];
-	char peer[SOCK_ADDRSTRLEN], up[SOCK_ADDRSTRLEN], tls[ACCESS_LOG_TLS_MAX];
+	char peer[SOCK_ADDRSTRLEN], up[SOCK_ADDRSTRLEN],
+	        tls[ACCESS_LOG_TLS_MAX];
 	struct access_log_entry e;
 	size_t n;
 

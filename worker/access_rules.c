@@ -144,11 +144,10 @@ count_logged(const struct rules_hit_log *log)
 	unsigned i;
 
 	for (i = 0; i < log->n; i++)
-		__atomic_store_n(&h[log->idx[i]],
-		                 __atomic_load_n(&h[log->idx[i]],
-		                                 __ATOMIC_RELAXED) +
-		                         1,
-		                 __ATOMIC_RELAXED);
+		__atomic_store_n(
+		        &h[log->idx[i]],
+		        __atomic_load_n(&h[log->idx[i]], __ATOMIC_RELAXED) + 1,
+		        __ATOMIC_RELAXED);
 }
 
 int

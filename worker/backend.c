@@ -116,9 +116,10 @@ backend_init(const struct config *cfg, void *area, unsigned row)
 		struct backend_rt *b = &backends.b[i];
 
 		b->cfg = &cfg->backends[i];
-		event_queue_init(&b->q_connect, b->cfg->connect_timeout
-		                                        ? b->cfg->connect_timeout
-		                                        : t->connect);
+		event_queue_init(&b->q_connect,
+		                 b->cfg->connect_timeout
+		                         ? b->cfg->connect_timeout
+		                         : t->connect);
 		event_queue_init(&b->q_response,
 		                 b->cfg->response_timeout
 		                         ? b->cfg->response_timeout

@@ -48,8 +48,7 @@ load_of(unsigned i)
 }
 
 static int
-pick_roundrobin(const struct session *s, const struct backend_rt *b,
-                int backup)
+pick_roundrobin(const struct session *s, const struct backend_rt *b, int backup)
 {
 	int best = -1, total = 0;
 	unsigned j, i;
@@ -139,8 +138,7 @@ pick_random(const struct session *s, const struct backend_rt *b, int backup)
 	if (x < 0 || y < 0 || x == y)
 		return x;
 	return load_of((unsigned)y) * backends.sv[x].cfg->weight <
-	                       load_of((unsigned)x) *
-	                               backends.sv[y].cfg->weight
+	                       load_of((unsigned)x) * backends.sv[y].cfg->weight
 	               ? y
 	               : x;
 }

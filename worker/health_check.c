@@ -48,8 +48,8 @@ enum probe_state {
 struct probe {
 	enum probe_state state;
 	int fd;
-	SSL *ssl;    /* servers marked tls: checked over TLS too */
-	short want;  /* the poll events the next step waits for */
+	SSL *ssl;          /* servers marked tls: checked over TLS too */
+	short want;        /* the poll events the next step waits for */
 	uint64_t next_at;  /* monotonic ms: next check */
 	uint64_t deadline; /* monotonic ms: this one fails */
 	uint64_t started;

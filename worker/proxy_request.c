@@ -276,8 +276,7 @@ forward_head_write(struct session *s, struct buf *out, const char *b,
 	                               skip_list(s, identity, skip)) < 0 ||
 	                       (identity &&
 	                        http_head_printf(
-	                                out,
-	                                "Accept-Encoding: identity\r\n") <
+	                                out, "Accept-Encoding: identity\r\n") <
 	                                0) ||
 	                       proxy_request_framing_fields(s, out, b) < 0 ||
 	                       forwarded_for(s, out, b) < 0 ||

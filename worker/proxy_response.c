@@ -96,8 +96,7 @@ response_head_common(struct session *s, struct buf *out, const char *b)
 
 	return http_head_printf(out, "HTTP/1.1 %u %.*s\r\n", s->resp.status,
 	                        (int)r->len, b + r->off) < 0 ||
-	                       http_head_copy_fields(out, &s->resp, b, skip) <
-	                               0
+	                       http_head_copy_fields(out, &s->resp, b, skip) < 0
 	               ? -1
 	               : 0;
 }
@@ -228,11 +227,10 @@ proxy_response_head_finish(struct session *s, struct buf *out,
                            const char *framing)
 {
 	/* a reverse proxy does not name itself to the clients */
-	return http_head_printf(out, "%s%s%s%s%s\r\n", framing,
-	                        s->backend < 0 ? "Via: " : "",
-	                        s->backend < 0 ? worker.via : "",
-	                        s->backend < 0 ? "\r\n" : "",
-	                        s->keep_client ? "" : "Connection: close\r\n");
+	return http_head_printf(
+	        out, "%s%s%s%s%s\r\n", framing, s->backend < 0 ? "Via: " : "",
+	        s->backend < 0 ? worker.via : "", s->backend < 0 ? "\r\n" : "",
+	        s->keep_client ? "" : "Connection: close\r\n");
 }
 
 void
@@ -397,6 +395,8 @@ proxy_timeout(struct session *s)
 {
 	if (s->state == SESSION_RESOLVING || s->state == SESSION_CONNECTING) {
 		STATS_INC(timeouts_connect);
+		if (s->up_handshake)
+			STATS_INC(tls_upstream_failures);
 		if (s->backend >= 0)
 			(void)reverse_failover(s, 504, "connect timed out");
 		else

@@ -45,8 +45,8 @@ request_host(struct session *s, const char *b, struct http_span *path)
 		/* "http://" then the authority, up to the path or query */
 		s->authority.off = s->req.target.off + 7;
 		for (i = s->authority.off;
-		     i < s->req.target.off + s->req.target.len &&
-		     b[i] != '/' && b[i] != '?';
+		     i < s->req.target.off + s->req.target.len && b[i] != '/' &&
+		     b[i] != '?';
 		     i++)
 			;
 		s->authority.len = i - s->authority.off;
@@ -79,9 +79,8 @@ upgrade_allowed(const struct session *s, const char *b,
 	    !(f = http_msg_field(&s->req, b, "upgrade", &from)))
 		return 0;
 	v = b + f->value.off;
-	for (n = 0; n < f->value.len && v[n] != ',' && v[n] != ' ' &&
-	            v[n] != '/';
-	     n++)
+	for (n = 0;
+	     n < f->value.len && v[n] != ',' && v[n] != ' ' && v[n] != '/'; n++)
 		;
 	for (p = allow; *p;) {
 		while (*p == ' ' || *p == ',')
@@ -107,7 +106,8 @@ request_hash(const struct session *s, const char *b)
 	if (bk->balance != BALANCE_HASH)
 		return 0;
 	if (bk->hash_kind == HASH_KEY_URI)
-		return backend_hash(b + s->req.target.off, s->req.target.len, 0);
+		return backend_hash(b + s->req.target.off, s->req.target.len,
+		                    0);
 	if (bk->hash_kind == HASH_KEY_HEADER &&
 	    (f = http_msg_field(&s->req, b, bk->hash_header, &from)))
 		return backend_hash(b + f->value.off, f->value.len, 0);
@@ -212,6 +212,7 @@ reverse_failover(struct session *s, unsigned status, const char *why)
 	backend_failure(s);
 	backend_detach(s);
 	side_close(&s->up);
+	s->up_handshake = 0;
 	log_info("backend %s: server %s: %s", bk->name,
 	         worker.cfg->servers[s->server].name, why);
 	if (s->attempts > bk->retries) {
@@ -220,8 +221,7 @@ reverse_failover(struct session *s, unsigned status, const char *why)
 	}
 	STATS_INC(backend_failovers);
 	__atomic_store_n(&backends.row[s->server].retries,
-	                 backends.row[s->server].retries + 1,
-	                 __ATOMIC_RELAXED);
+	                 backends.row[s->server].retries + 1, __ATOMIC_RELAXED);
 	s->up_reused = 0;
 	s->no_pool = 0;
 	if (choose_server(s) < 0)
@@ -239,10 +239,9 @@ proxy_header(struct session *s, char *hdr, size_t cap)
 
 	if (v == SEND_PROXY_OFF || s->up_reused)
 		return 0;
-	return proxy_protocol_write(v == SEND_PROXY_V2 ? 2 : 1,
-	                            (const struct sockaddr *)&s->client,
-	                            (const struct sockaddr *)&s->up_addr, hdr,
-	                            cap);
+	return proxy_protocol_write(
+	        v == SEND_PROXY_V2 ? 2 : 1, (const struct sockaddr *)&s->client,
+	        (const struct sockaddr *)&s->up_addr, hdr, cap);
 }
 
 /* A plain server: the header goes first in the request's bytes. */

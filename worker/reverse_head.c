@@ -93,8 +93,8 @@ from_forwarded_for(struct session *s, const char *b)
 	unsigned n = 0, from = 0;
 	int k;
 
-	while (n < 16 && (f[n] = http_msg_field(&s->req, b, "x-forwarded-for",
-	                                        &from)))
+	while (n < 16 &&
+	       (f[n] = http_msg_field(&s->req, b, "x-forwarded-for", &from)))
 		n++;
 	for (k = (int)n - 1; k >= 0; k--) {
 		const char *v = b + f[k]->value.off;
@@ -106,9 +106,11 @@ from_forwarded_for(struct session *s, const char *b)
 				item--;
 			start = item;
 			e = end;
-			while (start < e && (v[start] == ' ' || v[start] == '\t'))
+			while (start < e &&
+			       (v[start] == ' ' || v[start] == '\t'))
 				start++;
-			while (e > start && (v[e - 1] == ' ' || v[e - 1] == '\t'))
+			while (e > start &&
+			       (v[e - 1] == ' ' || v[e - 1] == '\t'))
 				e--;
 			if (parse_hop(v + start, e - start, &hop) < 0)
 				return; /* garbage: believe no further */
@@ -213,8 +215,8 @@ forwarded_fields(struct session *s, struct buf *out, const char *b,
 
 	if (http_head_printf(out, "X-Forwarded-For: ") < 0)
 		return -1;
-	while (keep && (f = http_msg_field(&s->req, b, "x-forwarded-for",
-	                                   &from)))
+	while (keep &&
+	       (f = http_msg_field(&s->req, b, "x-forwarded-for", &from)))
 		if (http_head_printf(out, "%.*s, ", (int)f->value.len,
 		                     b + f->value.off) < 0)
 			return -1;
@@ -257,10 +259,9 @@ real_ip(struct session *s, struct buf *out)
 	if (r == REAL_IP_OFF)
 		return 0;
 	sock_ip_str((const struct sockaddr *)&s->client, ip, sizeof(ip));
-	return http_head_printf(out, "%s: %s\r\n",
-	                        r == REAL_IP_X_REAL_IP ? "X-Real-IP"
-	                                               : "True-Client-IP",
-	                        ip);
+	return http_head_printf(
+	        out, "%s: %s\r\n",
+	        r == REAL_IP_X_REAL_IP ? "X-Real-IP" : "True-Client-IP", ip);
 }
 
 static int
@@ -269,8 +270,7 @@ upgrade_fields(struct session *s, struct buf *out, const char *b)
 	const struct http_field *f;
 	unsigned from = 0;
 
-	if (!s->upgrade ||
-	    !(f = http_msg_field(&s->req, b, "upgrade", &from)))
+	if (!s->upgrade || !(f = http_msg_field(&s->req, b, "upgrade", &from)))
 		return 0;
 	return http_head_printf(out, "Connection: upgrade\r\nUpgrade: %.*s\r\n",
 	                        (int)f->value.len, b + f->value.off);
@@ -311,7 +311,8 @@ reverse_upgrade(struct session *s)
 		return 0;
 	}
 	if (!out || proxy_response_head_fields(s, out) < 0 ||
-	    http_head_printf(out, "Connection: upgrade\r\nUpgrade: %.*s\r\n\r\n",
+	    http_head_printf(out,
+	                     "Connection: upgrade\r\nUpgrade: %.*s\r\n\r\n",
 	                     (int)f->value.len, b + f->value.off) < 0) {
 		http_error_send(s, 502, "response head too large");
 		return 0;

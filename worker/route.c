@@ -13,7 +13,7 @@
 
 #include "common/log.h"
 
-static pcre2_code **regex;          /* per route, NULL without one */
+static pcre2_code **regex; /* per route, NULL without one */
 static pcre2_match_data *match;
 static const struct config *routes_cfg;
 
@@ -113,8 +113,8 @@ host_known(const struct config_listen *l, const char *host)
 }
 
 int
-route_find(const struct config_listen *l, const char *host,
-           const char *target, size_t len, const struct config_route **out)
+route_find(const struct config_listen *l, const char *host, const char *target,
+           size_t len, const struct config_route **out)
 {
 	unsigned i;
 

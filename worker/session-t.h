@@ -33,6 +33,7 @@ struct side {
 	unsigned shut : 1;      /* we shut our sending direction */
 	unsigned failed : 1;    /* a socket error happened */
 	unsigned uncounted : 1; /* admin traffic: not in the byte counters */
+	unsigned hup : 1;       /* epoll reported the peer's close */
 	uint64_t nread;         /* bytes, for the access log */
 	uint64_t nwritten;
 };

@@ -32,6 +32,8 @@ mark_ready(struct side *sd, uint32_t ev)
 {
 	if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
 		sd->readable = 1;
+	if (ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+		sd->hup = 1;
 	if (ev & (EPOLLOUT | EPOLLHUP | EPOLLERR))
 		sd->writable = 1;
 }
@@ -177,6 +179,7 @@ session_end(struct session *s)
 {
 	if (s->up.io.fd >= 0)
 		side_close(&s->up);
+	s->up_handshake = 0;
 	backend_detach(s);
 	s->state = SESSION_ERROR;
 	session_set_timer(s, &worker.q_linger);

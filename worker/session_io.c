@@ -49,6 +49,12 @@ side_read(struct side *sd, int upstream)
 	n = sd->ssl ? tls_read(sd, buf_tail(sd->in), buf_space(sd->in))
 	            : read(sd->io.fd, buf_tail(sd->in), buf_space(sd->in));
 	if (n > 0) {
+		/* A short read took all there was: the next bytes bring a
+		 * new edge, so no read is spent to meet EAGAIN.  Not after
+		 * a close was reported (its edge is spent), nor with TLS
+		 * (OpenSSL reads a record at a time). */
+		if ((size_t)n < buf_space(sd->in) && !sd->hup && !sd->ssl)
+			sd->readable = 0;
 		sd->in->end += (size_t)n;
 		sd->nread += (uint64_t)n;
 		if (!sd->uncounted)
@@ -137,7 +143,7 @@ side_reset(struct side *sd, int fd, void *owner)
 	sd->io.data = owner;
 	sd->io.events = 0;
 	sd->readable = sd->writable = 0;
-	sd->eof = sd->shut = sd->failed = 0;
+	sd->eof = sd->shut = sd->failed = sd->hup = 0;
 	sd->nread = sd->nwritten = 0;
 }
 

@@ -118,7 +118,8 @@ count_failure(unsigned long e)
 	if (ERR_GET_LIB(e) != ERR_LIB_SSL || e == 0)
 		STATS_INC(tls_failures_other);
 	else if (r == SSL_R_UNSUPPORTED_PROTOCOL ||
-	         r == SSL_R_NO_SHARED_CIPHER || r == SSL_R_WRONG_VERSION_NUMBER ||
+	         r == SSL_R_NO_SHARED_CIPHER ||
+	         r == SSL_R_WRONG_VERSION_NUMBER ||
 	         r == SSL_R_VERSION_TOO_LOW || r == SSL_R_HTTP_REQUEST ||
 	         r == SSL_R_NO_PROTOCOLS_AVAILABLE ||
 	         r == SSL_R_TLSV1_ALERT_PROTOCOL_VERSION)
@@ -212,8 +213,8 @@ int
 tls_upstream_begin(struct session *s)
 {
 	const struct tls_backend *b = tls ? tls->backend[s->backend] : NULL;
-	SSL *ssl = tls_client_new(b, &worker.cfg->servers[s->server],
-	                          s->up.io.fd);
+	SSL *ssl =
+	        tls_client_new(b, &worker.cfg->servers[s->server], s->up.io.fd);
 
 	if (!(s->up.ssl = ssl))
 		return -1;
@@ -250,7 +251,8 @@ tls_upstream_step(struct session *s)
 	else
 		ERR_error_string_n(e, why, sizeof(why));
 	log_error("backend %s: server %s: TLS handshake failed: %s",
-	          backends.b[s->backend].cfg->name, worker.cfg->servers[s->server].name, why);
+	          backends.b[s->backend].cfg->name,
+	          worker.cfg->servers[s->server].name, why);
 	return -1;
 }
 

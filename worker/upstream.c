@@ -242,8 +242,9 @@ upstream_release(struct session *s, int reusable)
 	s->up.ssl = NULL; /* and keeps the TLS state */
 	side_close(&s->up);
 	upstream_pool_put(s->pool_key, fd, &s->up_addr, ssl,
-	                  s->backend >= 0 ? backends.b[s->backend].cfg->keepalive
-	                                  : UPSTREAM_POOL_PER_ORIGIN);
+	                  s->backend >= 0
+	                          ? backends.b[s->backend].cfg->keepalive
+	                          : UPSTREAM_POOL_PER_ORIGIN);
 }
 
 /* The pooled connection closed before answering: send the request again
@@ -256,6 +257,7 @@ upstream_retry(struct session *s)
 	log_debug("%s:%u: pooled connection closed; retrying", s->host,
 	          (unsigned)s->port);
 	side_close(&s->up);
+	s->up_handshake = 0;
 	s->up_reused = 0;
 	s->no_pool = 1;
 	upstream_start(s);

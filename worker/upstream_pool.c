@@ -41,7 +41,8 @@ struct pooled {
 	struct pooled *kprev; /* this key's: most recent first */
 	struct pooled *knext;
 	struct pool_key *key;
-	SSL *ssl; /* a TLS connection's state, or NULL */
+	SSL *ssl;    /* a TLS connection's state, or NULL */
+	int evented; /* epoll said something since it was pooled */
 };
 
 /* The idle connections of one key; kept while the worker runs (a
@@ -153,6 +154,8 @@ on_idle_io(struct event_io *io, uint32_t ev)
 	struct pooled *p = io->data;
 
 	(void)ev;
+	if (io->fd >= 0)
+		p->evented = 1;
 	if (io->fd < 0 || alive(io->fd, p->ssl))
 		return;
 	close(drop_entry(p, NULL));
@@ -200,9 +203,13 @@ upstream_pool_take(const char *key, struct sockaddr_storage *addr, SSL **ssl)
 	int fd;
 
 	while (k && k->head) {
+		/* quiet since pooled: an origin's close would have been an
+		 * event, so no recv is spent to ask */
+		int quiet = !k->head->evented;
+
 		*addr = k->head->addr;
 		fd = drop_entry(k->head, ssl);
-		if (alive(fd, *ssl))
+		if (quiet || alive(fd, *ssl))
 			return fd;
 		if (*ssl)
 			SSL_free(*ssl);
@@ -286,6 +293,7 @@ upstream_pool_put(const char *key, int fd, const struct sockaddr_storage *addr,
 		return;
 	}
 	p->ssl = ssl;
+	p->evented = 0;
 	p->addr = *addr;
 	p->io.fd = fd;
 	p->io.cb = on_idle_io;

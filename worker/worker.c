@@ -23,6 +23,7 @@
 #include "common/log.h"
 #include "rules/rules.h"
 #include "worker/dns.h"
+#include "worker/accept_share.h"
 #include "worker/backend.h"
 #include "worker/event.h"
 #include "worker/route.h"
@@ -77,6 +78,17 @@ on_resume(struct event_timer *t)
 		set_accepting(1);
 }
 
+/* More than this worker's share of the connections: the next ones go to
+ * the others (the backlog waits at most this long for us). */
+#define SHARE_PAUSE_MS 5
+
+static void
+share_yield(void)
+{
+	set_accepting(0);
+	event_timer_after(&resume_timer, SHARE_PAUSE_MS);
+}
+
 /* Out of descriptors: stop accepting for a moment instead of spinning on
  * a listener that stays readable. */
 static void
@@ -114,6 +126,10 @@ on_accept(struct event_io *io, uint32_t ev)
 		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
 		                 sizeof(one));
 		(void)session_accept(fd, &ss, l);
+		if (accept_share_over()) {
+			share_yield();
+			return;
+		}
 	}
 }
 
@@ -268,6 +284,7 @@ init_worker(const struct worker_heritage *h)
 	if (access_log_open(cfg->access_log, err, sizeof(err)) < 0)
 		log_error("access log: %s", err);
 	admin_init(h->shm_base, h->shm_size);
+	accept_share_init(h->shm_base, h->shm_size, h->slot, h->generation);
 	init_rules(h->rules, h->rule_hits);
 	if (backend_init(cfg, h->backends_area, h->backend_row) < 0 ||
 	    route_init(cfg) < 0) {

@@ -297,4 +297,81 @@ int harness_head_count(const char *head, const char *name);
 struct Suite;
 int harness_main(struct Suite *s);
 
+/* ---- TLS (harness_tls.c) ------------------------------------------- */
+
+/* A certificate made with OpenSSL in the temp folder: an EC P-256 key and
+ * a SHA-256 signature, files NAME.pem and NAME.key. */
+struct harness_cert {
+	/* in */
+	const char *name;   /* file names in the temp folder */
+	const char *cn;     /* subject CN */
+	const char *san;    /* subjectAltName, e.g. "DNS:a.test,IP:127.0.0.1";
+	                     * NULL: none */
+	const char *issuer; /* name of a certificate made before, whose key
+	                     * signs this one; NULL: self-signed */
+	int ca;             /* a CA (CA:TRUE, keyCertSign) */
+	long not_before_s;  /* valid from now + this (0: one hour ago) */
+	long not_after_s;   /* until now + this (0: 90 days); negative for an
+	                     * expired certificate */
+	long serial;        /* 0: a fresh one */
+	/* out */
+	char cert[PATH_MAX];
+	char key[PATH_MAX];
+};
+
+/* 0 or -1 (OpenSSL's errors printed). */
+int harness_cert_make(struct harness_cert *c);
+/* Concatenates files (NULL-terminated list) into NAME in the temp folder,
+ * e.g. a chain; its path into out.  0 or -1. */
+int harness_cat_files(const char *name, char *out, size_t outlen, ...)
+        __attribute__((sentinel));
+
+/* `openssl s_client -connect 127.0.0.1:PORT [args...]` NULL, with a stdin
+ * that stays open (and empty) for stdin_ms and then ends, which ends the
+ * connection: long enough for a TLS 1.3 session ticket to be read.
+ * Bounded by r->timeout_ms (0: HARNESS_WAIT_MS + stdin_ms); stdout in
+ * r->out, stderr in r->err, s_client's exit code in r->code. */
+int harness_s_client(struct harness_run *r, int port, int stdin_ms, ...)
+        __attribute__((sentinel));
+
+/* A counter from `proxyctl -s SHM stats --json` ($PROXYCTL_BIN, default
+ * build/proxyctl): the totals when slot < 0, else worker slot's.  0, or -1
+ * (no such counter or slot, or proxyctl failed). */
+int harness_stat(const struct harness_proxy *p, const char *name, int slot,
+                 uint64_t *out);
+/* Polls until the counter is at least min (its last value in *out).  0,
+ * or -1 when it is not within timeout_ms. */
+int harness_stat_wait(const struct harness_proxy *p, const char *name,
+                      int slot, uint64_t min, int timeout_ms, uint64_t *out);
+/* The slots stats --json lists workers in, up to max; how many, or -1. */
+int harness_stat_slots(const struct harness_proxy *p, int *slots, int max);
+
+/* Starts argv in the background (stdin /dev/null, stdout and stderr into
+ * out_path, truncated); it dies with the test.  The pid, or -1; reap it
+ * with harness_wait_pid(), which bounds the wait. */
+pid_t harness_start_bg(const char *const *argv, const char *out_path);
+
+/* A blocking TLS client connection (OpenSSL's own types, opaque here). */
+struct ssl_st;
+struct ssl_ctx_st;
+struct harness_tls_conn {
+	int fd;
+	struct ssl_ctx_st *ctx;
+	struct ssl_st *ssl;
+};
+
+/* Connects to 127.0.0.1:port, sends pre[0..prelen) in the clear first
+ * (e.g. a PROXY header; NULL for none), then a TLS handshake with SNI sni
+ * (NULL: none), verified against the CA file ca and for sni (ca NULL: not
+ * verified).  Every wait bounded by HARNESS_WAIT_MS.  0 or -1 (closed). */
+int harness_tls_open(struct harness_tls_conn *c, int port, const char *sni,
+                     const char *ca, const void *pre, size_t prelen);
+int harness_tls_send(struct harness_tls_conn *c, const void *data,
+                     size_t len);
+/* Everything until the peer closes (close_notify, EOF or reset), at most
+ * cap-1 bytes kept, NUL-terminated.  The bytes kept, or -1 on timeout. */
+ssize_t harness_tls_read_all(struct harness_tls_conn *c, char *out,
+                             size_t cap, int timeout_ms);
+void harness_tls_close(struct harness_tls_conn *c);
+
 #endif

@@ -1,10 +1,13 @@
 /*
  * origin: the HTTP/1.1 origin server the integration suites put behind
- * proxyd.  `origin -p PORT_FILE [-t] [-n NAME] [-l PORT] [-P] [-H FILE]`
+ * proxyd.  `origin -p PORT_FILE [-t [-C CERT -K KEY]] [-n NAME] [-l PORT]
+ * [-P] [-H FILE]`
  * listens on an ephemeral 127.0.0.1 port, writes the port into PORT_FILE
  * once listening, and serves until SIGTERM.
  *
  *   -t        TLS, with a self-signed certificate made at start-up
+ *   -C CERT   with -t: serve this certificate chain (PEM, leaf first)
+ *   -K KEY    and this key (PEM) instead; both or neither
  *   -n NAME   every response carries "X-Origin: NAME" (but the broken
  *             ones of /malformed and /smuggle), and GET /whoami answers
  *             "NAME\n": which of several backends served
@@ -69,8 +72,12 @@
 
 #define ORIGIN_MAX_THREADS 256
 
+/* tests/support/origin/tls.c (not in origin.h, which stays as it is) */
+SSL_CTX *origin_tls_from_files(const char *cert, const char *key);
+
 static SSL_CTX *origin_tls;
 static int origin_want_tls;
+static const char *origin_cert, *origin_key; /* -C, -K */
 static atomic_int origin_threads;
 
 struct origin_options origin_opts;
@@ -234,8 +241,8 @@ serve(int lfd, int sfd)
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: origin -p PORT_FILE [-t] [-n NAME] [-l PORT] "
-	                "[-P] [-H FILE]\n");
+	fprintf(stderr, "usage: origin -p PORT_FILE [-t [-C CERT -K KEY]] "
+	                "[-n NAME] [-l PORT] [-P] [-H FILE]\n");
 	exit(2);
 }
 
@@ -276,7 +283,7 @@ main(int argc, char **argv)
 	sigset_t set;
 	int opt, lfd, sfd, port = 0, rc;
 
-	while ((opt = getopt(argc, argv, "p:tn:l:PH:")) != -1) {
+	while ((opt = getopt(argc, argv, "p:tn:l:PH:C:K:")) != -1) {
 		if (opt == 'p')
 			port_file = optarg;
 		else if (opt == 't')
@@ -289,10 +296,16 @@ main(int argc, char **argv)
 			origin_opts.proxy_protocol = 1;
 		else if (opt == 'H')
 			origin_opts.health_file = optarg;
+		else if (opt == 'C')
+			origin_cert = optarg;
+		else if (opt == 'K')
+			origin_key = optarg;
 		else
 			usage();
 	}
-	if (port_file == NULL || optind != argc)
+	if (port_file == NULL || optind != argc ||
+	    (origin_cert == NULL) != (origin_key == NULL) ||
+	    (origin_cert != NULL && !origin_want_tls))
 		usage();
 	signal(SIGPIPE, SIG_IGN);
 	/* blocked before any thread exists, so only the signalfd sees them */
@@ -301,7 +314,10 @@ main(int argc, char **argv)
 	sigaddset(&set, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	sfd = signalfd(-1, &set, SFD_CLOEXEC);
-	if (origin_want_tls && (origin_tls = origin_tls_new()) == NULL) {
+	if (origin_want_tls &&
+	    (origin_tls = origin_cert != NULL ? origin_tls_from_files(
+	                                                origin_cert, origin_key)
+	                                      : origin_tls_new()) == NULL) {
 		fprintf(stderr, "origin: cannot set up TLS\n");
 		return 1;
 	}

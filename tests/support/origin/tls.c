@@ -1,6 +1,8 @@
 /*
  * The test origin's TLS (-t): a key and a self-signed certificate made in
- * memory at start-up, so no key file is kept in the tree or left behind.
+ * memory at start-up, so no key file is kept in the tree or left behind;
+ * or, with -C CERT -K KEY, a chain and key a test made (PEM files), so a
+ * proxy that verifies its backends can be shown a certificate it trusts.
  */
 #include <stdio.h>
 
@@ -11,6 +13,10 @@
 #include <openssl/x509v3.h>
 
 #include "tests/support/origin/origin.h"
+
+/* Declared here and in origin.c, which alone calls it (origin.h is the
+ * parts' shared header and stays as it is). */
+SSL_CTX *origin_tls_from_files(const char *cert, const char *key);
 
 /* ---- key and certificate ------------------------------------------- */
 
@@ -63,6 +69,24 @@ origin_tls_new(void)
 	}
 	X509_free(cert);
 	EVP_PKEY_free(key);
+	if (ctx == NULL)
+		ERR_print_errors_fp(stderr);
+	return ctx;
+}
+
+/* A server context with the chain (PEM, leaf first) and key of -C/-K. */
+SSL_CTX *
+origin_tls_from_files(const char *cert, const char *key)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+
+	if (ctx != NULL &&
+	    (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1 ||
+	     SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 ||
+	     SSL_CTX_check_private_key(ctx) != 1)) {
+		SSL_CTX_free(ctx);
+		ctx = NULL;
+	}
 	if (ctx == NULL)
 		ERR_print_errors_fp(stderr);
 	return ctx;
