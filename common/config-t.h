@@ -20,7 +20,10 @@
 #define CONFIG_MAX_ROUTES 256
 #define CONFIG_MAX_CIDRS 32
 #define CONFIG_MAX_HIDE 16
-#define CONFIG_MAX_CERTS 256 /* certificate = lines, all listeners */
+#define CONFIG_MAX_CERTS 128 /* certificate = lines, all listeners */
+/* Certificate and key paths: shorter than PATH_MAX, as there can be
+ * hundreds of them in the configuration every process holds. */
+#define CONFIG_TLS_PATH_MAX 1024
 
 enum listen_mode {
 	LISTEN_FORWARD = 0,
@@ -71,19 +74,20 @@ struct config_listen {
 	char trusted_proxies[512]; /* as written */
 	struct config_cidr trusted[CONFIG_MAX_CIDRS];
 	unsigned n_trusted;
-	char hide_headers[512]; /* as written */
+	char hide_headers[512];         /* as written */
 	char hide[CONFIG_MAX_HIDE][64]; /* lower case */
 	unsigned n_hide;
 	/* TLS (tls/): clients speak TLS to this listener */
 	int tls;
-	char tls_cert[PATH_MAX]; /* default certificate chain, PEM */
-	char tls_key[PATH_MAX];
-	char tls_ocsp[PATH_MAX]; /* its stapled OCSP response, DER; "" */
-	char certificate[16];    /* placeholder member of the repeatable
-	                          * key; the lines go to config.certs */
-	unsigned tls_protocols;  /* CONFIG_TLS_V12 | CONFIG_TLS_V13 */
-	char tls_ciphers[512];   /* TLS 1.2 cipher list; "" = OpenSSL's */
-	int line; /* line of the [listen] header */
+	char tls_cert[CONFIG_TLS_PATH_MAX]; /* default certificate chain, PEM */
+	char tls_key[CONFIG_TLS_PATH_MAX];
+	char tls_ocsp[CONFIG_TLS_PATH_MAX]; /* its stapled OCSP response, DER;
+	                                       "" */
+	char certificate[16];   /* placeholder member of the repeatable
+	                         * key; the lines go to config.certs */
+	unsigned tls_protocols; /* CONFIG_TLS_V12 | CONFIG_TLS_V13 */
+	char tls_ciphers[512];  /* TLS 1.2 cipher list; "" = OpenSSL's */
+	int line;               /* line of the [listen] header */
 };
 
 #define CONFIG_TLS_V12 1u
@@ -92,9 +96,9 @@ struct config_listen {
 /* One `certificate = CERT KEY [ocsp=FILE]` line of a TLS listener. */
 struct config_cert {
 	unsigned listen; /* index in config.listens */
-	char cert[PATH_MAX];
-	char key[PATH_MAX];
-	char ocsp[PATH_MAX]; /* "" = none */
+	char cert[CONFIG_TLS_PATH_MAX];
+	char key[CONFIG_TLS_PATH_MAX];
+	char ocsp[CONFIG_TLS_PATH_MAX]; /* "" = none */
 	int line;
 };
 
@@ -153,10 +157,11 @@ struct config_backend {
 	unsigned retries;
 	enum send_proxy send_proxy;
 	unsigned keepalive; /* idle connections per server and worker */
-	char tls_ca[PATH_MAX]; /* servers' CA bundle; "" = system store */
-	int tls_verify;        /* check the server's certificate and name */
-	char tls_client_cert[PATH_MAX]; /* mutual TLS; "" = none */
-	char tls_client_key[PATH_MAX];
+	char tls_ca[CONFIG_TLS_PATH_MAX]; /* servers' CA bundle; "" = system
+	                                     store */
+	int tls_verify; /* check the server's certificate and name */
+	char tls_client_cert[CONFIG_TLS_PATH_MAX]; /* mutual TLS; "" = none */
+	char tls_client_key[CONFIG_TLS_PATH_MAX];
 	int line;
 };
 
