@@ -61,6 +61,45 @@ http_head_is_hop(const struct http_msg *m, const char *buf,
 	return 0;
 }
 
+/* The hot path writes heads piece by piece: no format to parse. */
+int
+http_head_put(struct buf *out, const char *s, size_t n)
+{
+	if (buf_space(out) < n)
+		return -1;
+	buf_append(out, s, n);
+	return 0;
+}
+
+int
+http_head_puts(struct buf *out, const char *s)
+{
+	return http_head_put(out, s, strlen(s));
+}
+
+int
+http_head_putu(struct buf *out, uint64_t v)
+{
+	char digits[24], *p = digits + sizeof(digits);
+
+	do
+		*--p = (char)('0' + v % 10);
+	while ((v /= 10) != 0);
+	return http_head_put(out, p, (size_t)(digits + sizeof(digits) - p));
+}
+
+/* "Name: value\r\n" */
+int
+http_head_field(struct buf *out, const char *name, const char *v, size_t n)
+{
+	return http_head_puts(out, name) < 0 ||
+	                       http_head_put(out, ": ", 2) < 0 ||
+	                       http_head_put(out, v, n) < 0 ||
+	                       http_head_put(out, "\r\n", 2) < 0
+	               ? -1
+	               : 0;
+}
+
 int
 http_head_printf(struct buf *out, const char *fmt, ...)
 {

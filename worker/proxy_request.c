@@ -175,9 +175,13 @@ proxy_request_framing_fields(struct session *s, struct buf *out, const char *b)
 	unsigned from = 0;
 
 	if (s->reqb.in == BODY_LENGTH)
-		return http_head_printf(
-		        out, "Content-Length: %llu\r\n",
-		        (unsigned long long)s->req.content_length);
+		return http_head_puts(out, "Content-Length: ") < 0 ||
+		                       http_head_putu(out,
+		                                      s->req.content_length) <
+		                               0 ||
+		                       http_head_put(out, "\r\n", 2) < 0
+		               ? -1
+		               : 0;
 	if (s->reqb.in != BODY_CHUNKED)
 		return 0;
 	/* Keep the codings the client applied; we re-chunk the body. */
@@ -280,8 +284,9 @@ forward_head_write(struct session *s, struct buf *out, const char *b,
 	                                0) ||
 	                       proxy_request_framing_fields(s, out, b) < 0 ||
 	                       forwarded_for(s, out, b) < 0 ||
-	                       http_head_printf(out, "Via: %s\r\n\r\n",
-	                                        worker.via) < 0
+	                       http_head_field(out, "Via", worker.via,
+	                                       strlen(worker.via)) < 0 ||
+	                       http_head_put(out, "\r\n", 2) < 0
 	               ? -1
 	               : 0;
 }

@@ -7,6 +7,7 @@
 #include "worker/session.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "common/log.h"
 #include "worker/backend.h"
@@ -90,12 +91,14 @@ static int
 response_head_common(struct session *s, struct buf *out, const char *b)
 {
 	const struct http_span *r = &s->resp.reason;
-
 	const char *const *skip =
 	        s->backend >= 0 ? reverse_response_skip(s) : response_skip;
 
-	return http_head_printf(out, "HTTP/1.1 %u %.*s\r\n", s->resp.status,
-	                        (int)r->len, b + r->off) < 0 ||
+	return http_head_put(out, "HTTP/1.1 ", 9) < 0 ||
+	                       http_head_putu(out, s->resp.status) < 0 ||
+	                       http_head_put(out, " ", 1) < 0 ||
+	                       http_head_put(out, b + r->off, r->len) < 0 ||
+	                       http_head_put(out, "\r\n", 2) < 0 ||
 	                       http_head_copy_fields(out, &s->resp, b, skip) < 0
 	               ? -1
 	               : 0;
@@ -128,9 +131,13 @@ framing_field(struct session *s, struct buf *out, const char *b)
 	}
 	/* length bodies, and HEAD and 304 answers (never with chunked) */
 	if ((s->resp.flags & HTTP_F_CL) && s->respb.out != BODY_CHUNKED)
-		return http_head_printf(
-		        out, "Content-Length: %llu\r\n",
-		        (unsigned long long)s->resp.content_length);
+		return http_head_puts(out, "Content-Length: ") < 0 ||
+		                       http_head_putu(out,
+		                                      s->resp.content_length) <
+		                               0 ||
+		                       http_head_put(out, "\r\n", 2) < 0
+		               ? -1
+		               : 0;
 	return 0;
 }
 
@@ -227,10 +234,16 @@ proxy_response_head_finish(struct session *s, struct buf *out,
                            const char *framing)
 {
 	/* a reverse proxy does not name itself to the clients */
-	return http_head_printf(
-	        out, "%s%s%s%s%s\r\n", framing, s->backend < 0 ? "Via: " : "",
-	        s->backend < 0 ? worker.via : "", s->backend < 0 ? "\r\n" : "",
-	        s->keep_client ? "" : "Connection: close\r\n");
+	return http_head_puts(out, framing) < 0 ||
+	                       (s->backend < 0 &&
+	                        http_head_field(out, "Via", worker.via,
+	                                        strlen(worker.via)) < 0) ||
+	                       (!s->keep_client &&
+	                        http_head_puts(out, "Connection: close\r\n") <
+	                                0) ||
+	                       http_head_put(out, "\r\n", 2) < 0
+	               ? -1
+	               : 0;
 }
 
 void

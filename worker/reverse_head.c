@@ -189,9 +189,15 @@ start_line(struct session *s, struct buf *out, const char *b)
 	const char *hb;
 	struct http_span h = host_value(s, b, &hb);
 
-	return http_head_printf(out, "%.*s %s%.*s HTTP/1.1\r\nHost: %.*s\r\n",
-	                        (int)m->len, b + m->off, slash, (int)p->len,
-	                        b + p->off, (int)h.len, hb + h.off);
+	return http_head_put(out, b + m->off, m->len) < 0 ||
+	                       http_head_put(out, " ", 1) < 0 ||
+	                       http_head_puts(out, slash) < 0 ||
+	                       http_head_put(out, b + p->off, p->len) < 0 ||
+	                       http_head_put(out, " HTTP/1.1\r\n", 11) < 0 ||
+	                       http_head_field(out, "Host", hb + h.off, h.len) <
+	                               0
+	               ? -1
+	               : 0;
 }
 
 static int
@@ -213,22 +219,21 @@ forwarded_fields(struct session *s, struct buf *out, const char *b,
 	int keep = peer_trusted(s);
 	unsigned from = 0;
 
-	if (http_head_printf(out, "X-Forwarded-For: ") < 0)
+	if (http_head_puts(out, "X-Forwarded-For: ") < 0)
 		return -1;
 	while (keep &&
 	       (f = http_msg_field(&s->req, b, "x-forwarded-for", &from)))
-		if (http_head_printf(out, "%.*s, ", (int)f->value.len,
-		                     b + f->value.off) < 0)
+		if (http_head_put(out, b + f->value.off, f->value.len) < 0 ||
+		    http_head_put(out, ", ", 2) < 0)
 			return -1;
-	if (http_head_printf(out, "%s\r\n", ip) < 0)
+	if (http_head_puts(out, ip) < 0 || http_head_put(out, "\r\n", 2) < 0)
 		return -1;
 	if ((!keep || !has(s, b, "x-forwarded-proto")) &&
-	    http_head_printf(out, "X-Forwarded-Proto: %s\r\n",
-	                     s->cli.ssl ? "https" : "http") < 0)
+	    http_head_puts(out, s->cli.ssl ? "X-Forwarded-Proto: https\r\n"
+	                                   : "X-Forwarded-Proto: http\r\n") < 0)
 		return -1;
 	if ((!keep || !has(s, b, "x-forwarded-host")) && h.len &&
-	    http_head_printf(out, "X-Forwarded-Host: %.*s\r\n", (int)h.len,
-	                     hb + h.off) < 0)
+	    http_head_field(out, "X-Forwarded-Host", hb + h.off, h.len) < 0)
 		return -1;
 	return 0;
 }
@@ -291,7 +296,11 @@ reverse_head_write(struct session *s, struct buf *out, const char *b)
 	    real_ip(s, out) < 0)
 		return -1;
 	/* our Via still goes to the server: it is how a loop is seen */
-	return http_head_printf(out, "Via: %s\r\n\r\n", worker.via);
+	return http_head_field(out, "Via", worker.via, strlen(worker.via)) <
+	                               0 ||
+	                       http_head_put(out, "\r\n", 2) < 0
+	               ? -1
+	               : 0;
 }
 
 /* The server switched protocols for an allowed Upgrade: its 101 goes to

@@ -133,6 +133,11 @@ int http_head_is_hop(const struct http_msg *m, const char *buf,
                      const struct http_field *f);
 int http_head_copy_fields(struct buf *out, const struct http_msg *m,
                           const char *buf, const char *const *skip);
+/* Appends to a head being written; 0, or -1 when out is full. */
+int http_head_put(struct buf *out, const char *s, size_t n);
+int http_head_puts(struct buf *out, const char *s);
+int http_head_putu(struct buf *out, uint64_t v);
+int http_head_field(struct buf *out, const char *name, const char *v, size_t n);
 int http_head_printf(struct buf *out, const char *fmt, ...)
         __attribute__((format(printf, 2, 3)));
 
