@@ -115,7 +115,10 @@ applies(struct session *s, int resp, const char *ctype, int check_type)
 	struct rules_request rq;
 	char method[32];
 
-	if (!worker.rules || s->rstate.action != RULE_allow ||
+	/* the rules are an egress policy: reverse listeners do not run
+	 * them, on heads or on bodies */
+	if (!worker.rules || s->backend >= 0 ||
+	    s->rstate.action != RULE_allow ||
 	    !(resp ? worker.rules->has_resp_body : worker.rules->has_req_body))
 		return 0;
 	access_rules_describe(s, &rq, method, sizeof(method));
