@@ -9,18 +9,28 @@
 #            >= 1.1x both on 100 B, p99 no worse) checked, then a perf
 #            profile of proxyd's workers and the syscalls per request of
 #            all three (BENCH_PROFILE)
+#   tls:     proxyd, nginx and HAProxy as TLS reverse proxies (one EC P-256
+#            certificate made for the run, served by all three) in front
+#            of the same origin, 100-byte file: the keep-alive request rate
+#            over HTTPS (wrk) and the new-handshake rate, each connection a
+#            full handshake with no resumption and one request (parallel
+#            `openssl s_time -new`); the TLS each one negotiates is
+#            recorded with `openssl s_client`
 #
 #   usage: bench/run.sh [PROXYD] [TEST_ORIGIN]
 #     PROXYD       the proxyd binary (default build/proxyd)
 #     TEST_ORIGIN  accepted for `make bench` and not used: the origin is
 #                  Debian's nginx (faster than the test origin)
 #   environment:
-#     BENCH_MODE     forward, reverse or all (all)
+#     BENCH_MODE     forward, reverse, tls or all (all)
 #     BENCH_SECONDS  measured seconds per run (3)     BENCH_CONNS    connections (50)
 #     BENCH_THREADS  wrk threads (2)                  BENCH_WORKERS  proxy workers (2)
 #     BENCH_WARMUP   warm-up seconds per run (1)      BENCH_PEERS    forward proxies to run
 #     BENCH_REVERSE_PEERS  reverse proxies to run ("proxyd nginx haproxy";
 #                    proxyd-log adds proxyd with its access log on)
+#     BENCH_TLS_PEERS  TLS reverse proxies to run ("proxyd nginx haproxy")
+#     BENCH_TLS_CLIENTS  parallel `openssl s_time -new` processes in the
+#                    handshake runs (4; each makes one connection at a time)
 #     BENCH_RESULTS  output file (bench/RESULTS.md)   BENCH_KEEP=1   keep the temp folder
 #     BENCH_ROUNDS   rounds, interleaved (1); with more, each cell is the
 #                    round with the median req/s
@@ -28,10 +38,14 @@
 #                    more 100 B run through proxyd under `perf record -g`
 #                    (its workers) and one per reverse proxy under
 #                    `perf stat` (syscalls per request), about 25 s; auto =
-#                    only when proxyd misses the target
+#                    only when proxyd misses the target.  In tls mode: one
+#                    more handshake run through proxyd under `perf record`
+#                    (its workers, by object and symbol), about 5 s; auto =
+#                    only when a peer makes 1.1x proxyd's handshakes/s
 #
-# BENCH_ROUNDS=3 with the defaults is 66 runs of 1+3 s and the profile:
-# about 5.5 minutes (BENCH_MODE=reverse alone: about 2.5).
+# BENCH_ROUNDS=3 with the defaults is 84 runs of 1+3 s and the profile:
+# about 7 minutes (BENCH_MODE=reverse alone: about 2.5; BENCH_MODE=tls
+# alone: about 1.75).
 # A mode that is not run keeps its section of the previous RESULTS.md
 # (marked as such).  Every process started here runs in its own session
 # and is killed on exit; every wait is bounded.  Only 127.0.0.1 is used.
@@ -54,29 +68,35 @@ ROUNDS=${BENCH_ROUNDS:-1}
 PROFILE=${BENCH_PROFILE:-on}
 PEERS=${BENCH_PEERS:-"proxyd proxyd-log tinyproxy squid nginx haproxy"}
 RPEERS_IN=${BENCH_REVERSE_PEERS:-"proxyd nginx haproxy"}
+TPEERS_IN=${BENCH_TLS_PEERS:-"proxyd nginx haproxy"}
+HS_CLIENTS=${BENCH_TLS_CLIENTS:-4}
 RESULTS=${BENCH_RESULTS:-$BENCH_DIR/RESULTS.md}
 FWD_SCEN="1k 100k"
 REV_SCEN="100b 64k"
+TLS_SCEN="ka hs"	# keep-alive requests, new handshakes (100 B each)
 TARGET_RATIO=1.1	# reverse, 100 B: proxyd >= 1.1x each peer's req/s
 
-for v in DURATION CONNS THREADS WORKERS WARMUP ROUNDS; do
+for v in DURATION CONNS THREADS WORKERS WARMUP ROUNDS HS_CLIENTS; do
 	[[ ${!v} =~ ^[0-9]+$ ]] || { echo "bench: $v must be a number" >&2; exit 2; }
 done
 ((ROUNDS >= 1 && DURATION >= 1)) || { echo "bench: BENCH_ROUNDS and BENCH_SECONDS must be >= 1" >&2; exit 2; }
 ((THREADS <= CONNS)) || { echo "bench: BENCH_THREADS > BENCH_CONNS" >&2; exit 2; }
+((HS_CLIENTS >= 1)) || { echo "bench: BENCH_TLS_CLIENTS must be >= 1" >&2; exit 2; }
 case $MODE in
 forward) MODES="forward" ;;
 reverse) MODES="reverse" ;;
-all) MODES="forward reverse" ;;
-*) echo "bench: BENCH_MODE must be forward, reverse or all" >&2; exit 2 ;;
+tls) MODES="tls" ;;
+all) MODES="forward reverse tls" ;;
+*) echo "bench: BENCH_MODE must be forward, reverse, tls or all" >&2; exit 2 ;;
 esac
 case $PROFILE in
 auto | on | off) ;;
 *) echo "bench: BENCH_PROFILE must be auto, on or off" >&2; exit 2 ;;
 esac
-run_fwd=0 run_rev=0
+run_fwd=0 run_rev=0 run_tls=0
 [[ " $MODES " == *" forward "* ]] && run_fwd=1
 [[ " $MODES " == *" reverse "* ]] && run_rev=1
+[[ " $MODES " == *" tls "* ]] && run_tls=1
 ((run_fwd)) || PEERS=""
 
 # Reverse proxies are named r-NAME inside the script (their results live in
@@ -90,6 +110,16 @@ if ((run_rev)); then
 		esac
 	done
 fi
+# TLS reverse proxies are named t-NAME.
+TPEERS=""
+if ((run_tls)); then
+	for p in $TPEERS_IN; do
+		case $p in
+		proxyd | nginx | haproxy) TPEERS+="${TPEERS:+ }t-$p" ;;
+		*) echo "bench: unknown TLS peer '$p' in BENCH_TLS_PEERS" >&2; exit 2 ;;
+		esac
+	done
+fi
 
 die() { echo "bench: $*" >&2; exit 1; }
 log() { echo "bench: $*" >&2; }
@@ -99,6 +129,9 @@ for tool in wrk curl nginx awk ps; do
 	command -v "$tool" >/dev/null || die "$tool not found (make bench-deps)"
 done
 [[ -x $PROXYD ]] || die "$PROXYD is not executable (make)"
+if ((run_tls)); then
+	command -v openssl >/dev/null || die "openssl not found (apt-get install openssl)"
+fi
 
 IS_ROOT=0
 [[ $(id -u) == 0 ]] && IS_ROOT=1
@@ -106,6 +139,8 @@ IS_ROOT=0
 nruns=0
 ((run_fwd)) && nruns=$(( (1 + $(wc -w <<<"$PEERS")) * 2 ))
 ((run_rev)) && nruns=$(( nruns + (1 + $(wc -w <<<"$RPEERS")) * 2 ))
+# a handshake run lasts about a second more (s_time stops on a whole second)
+((run_tls)) && nruns=$(( nruns + $(wc -w <<<"$TPEERS") * 2 ))
 log "mode $MODE: $((nruns * ROUNDS)) runs of ${WARMUP}+${DURATION} s, about $(( (nruns * ROUNDS * (WARMUP + DURATION + 1) + 59) / 60 )) min"
 
 TMP=$(mktemp -d /tmp/proxyd-bench.XXXXXX)
@@ -122,6 +157,7 @@ PROXYD=$TMP/bin/proxyd
 declare -a STARTED=()		# session leaders we started
 WRK_PID=			# the running wrk (timeout) if any
 PERF_PID=			# the running perf (timeout) if any
+HS_PGID=			# the running group of s_time clients if any
 
 kill_all() {
 	local pid alive
@@ -147,6 +183,7 @@ cleanup() {
 	trap - EXIT INT TERM
 	if [[ -n $WRK_PID ]]; then kill -TERM "$WRK_PID" 2>/dev/null || true; fi
 	if [[ -n $PERF_PID ]]; then kill -TERM "$PERF_PID" 2>/dev/null || true; fi
+	if [[ -n $HS_PGID ]]; then kill -TERM -- "-$HS_PGID" 2>/dev/null || true; fi
 	kill_all
 	if [[ ${BENCH_KEEP:-0} == 1 ]]; then
 		log "temp folder kept: $TMP"
@@ -303,6 +340,26 @@ for s in $FWD_SCEN $REV_SCEN; do
 done
 log "origin: nginx on $ORIGIN (pid $OPID)"
 
+# ---------------------------------------------------------------- certificate
+# One self-signed EC P-256 certificate (ECDSA with SHA-256, for 127.0.0.1
+# and localhost, valid 90 days from now) made for this run: every TLS proxy
+# serves it, and the checks below trust it alone.
+TLS_CERT="" TLS_KEY="" TLS_PEM="" TLS_FP=""
+if ((run_tls)); then
+	mkdir -m 755 "$TMP/tls"
+	TLS_CERT=$TMP/tls/cert.pem TLS_KEY=$TMP/tls/key.pem TLS_PEM=$TMP/tls/cert+key.pem
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -pkeyopt ec_param_enc:named_curve \
+		-sha256 -nodes -days 90 -subj "/CN=proxyd-bench" \
+		-addext "subjectAltName=IP:127.0.0.1,DNS:localhost" \
+		-keyout "$TLS_KEY" -out "$TLS_CERT" >"$TMP/tls/req.log" 2>&1 ||
+		die "openssl req failed: $(tail -c 300 "$TMP/tls/req.log")"
+	cat "$TLS_CERT" "$TLS_KEY" >"$TLS_PEM"
+	chmod 600 "$TLS_KEY" "$TLS_PEM"
+	chmod 644 "$TLS_CERT"
+	TLS_FP=$(openssl x509 -in "$TLS_CERT" -noout -fingerprint -sha256 | sed 's/.*=//; s/://g' | tr 'A-F' 'a-f')
+	log "certificate: EC P-256, sha256 ${TLS_FP:0:16}…"
+fi
+
 # ---------------------------------------------------------------- proxies
 # Each setup_* writes a config, starts the proxy and sets ROOTPID/PORT/NOTE;
 # on failure it sets NA[name] to the reason.
@@ -314,7 +371,8 @@ setup_proxyd() {	# setup_proxyd NAME ACCESS_LOG(off|on) [TEMPLATE]
 	free_port port
 	[[ $2 == on ]] && al=$d/access.log
 	fill "$CONF_DIR/$tpl" "$d/proxyd.ini" \
-		DIR="$d" PORT="$port" WORKERS="$WORKERS" ACCESS_LOG="$al" ORIGIN="$ORIGIN"
+		DIR="$d" PORT="$port" WORKERS="$WORKERS" ACCESS_LOG="$al" ORIGIN="$ORIGIN" \
+		CERT="${TLS_CERT:-}" KEY="${TLS_KEY:-}"
 	# a proxyd from before allow_loopback does not know the key (and lets
 	# loopback through anyway)
 	if ! "$PROXYD" -t -c "$d/proxyd.ini" >"$d/test.log" 2>&1 &&
@@ -334,6 +392,9 @@ setup_proxyd() {	# setup_proxyd NAME ACCESS_LOG(off|on) [TEMPLATE]
 	fi
 	[[ $tpl == proxyd.ini ]] ||
 		NOTE[$name]+=", keepalive = 64 (idle origin connections per worker), check = off"
+	[[ $tpl == proxyd-tls.ini ]] &&
+		NOTE[$name]+="; tls = on, TLS settings proxyd's defaults"
+	return 0
 }
 
 setup_tinyproxy() {
@@ -377,11 +438,20 @@ setup_nginx() {	# setup_nginx NAME TEMPLATE
 	local name=$1 d=$TMP/$1 port
 	mkdir -p "$d/tmp"
 	free_port port
+	# (the output read whole: grep -q stops early, and with pipefail the
+	# writer's SIGPIPE would fail the test)
+	if [[ $name == t-* && $(nginx -V 2>&1) != *--with-http_ssl_module* ]]; then
+		NA[$name]="this nginx has no ssl module (nginx -V)"
+		return
+	fi
 	fill "$CONF_DIR/$2" "$d/nginx.conf" \
-		DIR="$d" PORT="$port" WORKERS="$WORKERS" USER="$NGX_USER" ORIGIN="$ORIGIN"
+		DIR="$d" PORT="$port" WORKERS="$WORKERS" USER="$NGX_USER" ORIGIN="$ORIGIN" \
+		CERT="${TLS_CERT:-}" KEY="${TLS_KEY:-}"
 	start "$name" "$d/stderr.log" nginx -p "$d" -e "$d/error.log" -c "$d/nginx.conf"
 	ROOTPID[$name]=$PID PORT[$name]=$port LOGF[$name]=$d/error.log
-	if [[ $name == r-* ]]; then
+	if [[ $name == t-* ]]; then
+		NOTE[$name]="$WORKERS workers, proxy_pass to an upstream with keepalive 64, HTTP/1.1; listen ssl, ssl_protocols TLSv1.2 TLSv1.3, other TLS settings nginx's defaults"
+	elif [[ $name == r-* ]]; then
 		NOTE[$name]="$WORKERS workers, proxy_pass to an upstream with keepalive 64, HTTP/1.1"
 	else
 		NOTE[$name]="$WORKERS workers, proxy_pass http://\$http_host\$request_uri, no upstream keep-alive"
@@ -393,14 +463,21 @@ setup_haproxy() {	# setup_haproxy NAME TEMPLATE
 	command -v haproxy >/dev/null || { NA[$name]="haproxy not installed"; return; }
 	mkdir -p "$d"
 	free_port port
-	fill "$CONF_DIR/$2" "$d/haproxy.cfg" DIR="$d" PORT="$port" THREADS="$WORKERS" ORIGIN="$ORIGIN"
+	if [[ $name == t-* && $(haproxy -vv 2>/dev/null || true) != *USE_OPENSSL=1* ]]; then
+		NA[$name]="this haproxy is built without OpenSSL (haproxy -vv)"
+		return
+	fi
+	fill "$CONF_DIR/$2" "$d/haproxy.cfg" DIR="$d" PORT="$port" THREADS="$WORKERS" ORIGIN="$ORIGIN" \
+		PEM="${TLS_PEM:-}"
 	if ! haproxy -c -q -f "$d/haproxy.cfg" >"$d/check.log" 2>&1; then
 		NA[$name]="haproxy -c failed: $(head -c 300 "$d/check.log" | tr '\n' ' ')"
 		return
 	fi
 	start "$name" "$d/stderr.log" haproxy -db -f "$d/haproxy.cfg"
 	ROOTPID[$name]=$PID PORT[$name]=$port LOGF[$name]=$d/stderr.log
-	if [[ $name == r-* ]]; then
+	if [[ $name == t-* ]]; then
+		NOTE[$name]="nbthread $WORKERS, one server, http-reuse always (idle server connections kept, and taken by the first request of a client connection too); bind ssl crt, TLSv1.2 TLSv1.3, other TLS settings HAProxy's defaults"
+	elif [[ $name == r-* ]]; then
 		NOTE[$name]="nbthread $WORKERS, one server, http-reuse safe (idle server connections kept)"
 	else
 		NOTE[$name]="nbthread $WORKERS, set-dst url_ip + set-dst-port url_port"
@@ -425,21 +502,36 @@ for p in $RPEERS; do
 	r-haproxy) setup_haproxy r-haproxy haproxy-reverse.cfg ;;
 	esac
 done
+for p in $TPEERS; do
+	case $p in
+	t-proxyd) setup_proxyd t-proxyd off proxyd-tls.ini ;;
+	t-nginx) setup_nginx t-nginx nginx-tls.conf ;;
+	t-haproxy) setup_haproxy t-haproxy haproxy-tls.cfg ;;
+	esac
+done
 
 # Wait for each proxy, then one request per file through it: 200 and the
 # exact size, or the peer is n/a.  A forward proxy gets the origin's URL
-# (curl -x), a reverse proxy the path.
-for p in $PEERS $RPEERS; do
+# (curl -x), a reverse proxy the path; a TLS one the 100 B path over HTTPS,
+# verified against this run's certificate alone.
+for p in $PEERS $RPEERS $TPEERS; do
 	[[ -n ${NA[$p]:-} ]] && continue
 	if ! wait_port "${ROOTPID[$p]}" "${PORT[$p]}"; then
 		NA[$p]="did not listen within 10 s: $(tail -c 300 "${LOGF[$p]}" 2>/dev/null | tr '\n' ' ' || true)" 
 		continue
 	fi
-	if [[ $p == r-* ]]; then scen=$REV_SCEN; else scen=$FWD_SCEN; fi
+	case $p in
+	r-*) scen=$REV_SCEN ;;
+	t-*) scen=100b ;;
+	*) scen=$FWD_SCEN ;;
+	esac
 	for s in $scen; do
 		got=""
 		for _ in $(seq 20); do	# squid may listen before it serves
-			if [[ $p == r-* ]]; then
+			if [[ $p == t-* ]]; then
+				got=$(curl -s -o /dev/null --max-time 5 --cacert "$TLS_CERT" \
+					-w '%{http_code} %{size_download}' "https://127.0.0.1:${PORT[$p]}/$s.bin" || true)
+			elif [[ $p == r-* ]]; then
 				got=$(curl -s -o /dev/null --max-time 5 -w '%{http_code} %{size_download}' \
 					"http://127.0.0.1:${PORT[$p]}/$s.bin" || true)
 			else
@@ -461,6 +553,56 @@ for p in $PEERS $RPEERS; do
 	fi
 done
 
+# What each TLS proxy negotiates with a default OpenSSL client (the same
+# library as wrk and s_time): one `openssl s_client` with TLS 1.3 allowed,
+# one limited to TLS 1.2, each sending a request and waiting half a second
+# for the session tickets the server sends after the handshake.  Sets
+# TLSI[NAME:v13|v12:proto|cipher|group|sig|tickets|alpn|cert].
+declare -A TLSI=() HS_BYTES=()
+# hs_path NAME: what s_time's -www gets.  s_time sends
+# "GET <it> HTTP/1.0\r\n\r\n", with no Host field, which the origin answers
+# with 400 once a proxy has forwarded it as HTTP/1.1; so the path carries
+# the rest of a request line and a Host field, and the " HTTP/1.0" s_time
+# appends ends an X-Bench field.
+hs_path() {
+	printf '/100b.bin HTTP/1.0\r\nHost: 127.0.0.1:%s\r\nX-Bench: s_time' "${PORT[$1]}"
+}
+tls_probe() {
+	local name=$1 v=$2 out=$TMP/$1/s_client-$2.txt fp
+	local opt=()
+	[[ $v == v12 ]] && opt=(-tls1_2)
+	{ printf 'GET /100b.bin HTTP/1.0\r\nHost: 127.0.0.1:%s\r\n\r\n' "${PORT[$name]}"; sleep 0.5; } |
+		timeout 10 openssl s_client -connect "127.0.0.1:${PORT[$name]}" -alpn http/1.1 -msg -ign_eof \
+			"${opt[@]}" >"$out" 2>&1 || true
+	if [[ $v == v13 ]]; then
+		# the whole response to the handshake runs' request, as s_time
+		# will read it: its size is what every one of them must read
+		{ printf 'GET %s HTTP/1.0\r\n\r\n' "$(hs_path "$name")"; sleep 0.5; } |
+			timeout 10 openssl s_client -connect "127.0.0.1:${PORT[$name]}" -quiet -ign_eof \
+				>"$TMP/$name/s_time-response.bin" 2>/dev/null || true
+		HS_BYTES[$name]=$(wc -c <"$TMP/$name/s_time-response.bin")
+		local first
+		first=$(head -n 1 "$TMP/$name/s_time-response.bin" | tr -d '\r' | head -c 80 || true)
+		[[ $first =~ ^HTTP/1\.[01]\ 200\  ]] ||
+			NA[$name]="the handshake runs' request got '$first', not 200"
+	fi
+	TLSI[$name:$v:proto]=$(awk -F', ' '/^(New|Reused), / { print $2; exit }' "$out")
+	TLSI[$name:$v:cipher]=$(awk '/^(New|Reused), .*Cipher is/ { print $NF; exit }' "$out")
+	TLSI[$name:$v:group]=$(awk -F': ' '/^Server Temp Key:/ { print $2; exit }' "$out")
+	TLSI[$name:$v:sig]=$(awk -F': ' '/^Peer signature type:/ { t = $2 } /^Peer signing digest:/ { d = $2 }
+		END { if (t != "") print t (d != "" ? "+" d : "") }' "$out")
+	TLSI[$name:$v:tickets]=$(grep -c '^<<< .*NewSessionTicket' "$out" || true)
+	TLSI[$name:$v:alpn]=$(awk -F': ' '/^ALPN protocol:/ { print $2; exit } /^No ALPN negotiated/ { print "none"; exit }' "$out")
+	fp=$(openssl x509 -noout -fingerprint -sha256 <"$out" 2>/dev/null | sed 's/.*=//; s/://g' | tr 'A-F' 'a-f' || true)
+	if [[ -n $fp && $fp == "$TLS_FP" ]]; then TLSI[$name:$v:cert]=same; else TLSI[$name:$v:cert]="DIFFERENT (${fp:0:16})"; fi
+}
+for p in $TPEERS; do
+	[[ -n ${NA[$p]:-} ]] && continue
+	tls_probe "$p" v13
+	tls_probe "$p" v12
+	log "$p: ${TLSI[$p:v13:proto]:-?} ${TLSI[$p:v13:cipher]:-?} ${TLSI[$p:v13:group]:-?}, ${TLSI[$p:v13:tickets]:-?} tickets; TLS 1.2: ${TLSI[$p:v12:cipher]:-?} ${TLSI[$p:v12:group]:-?}; certificate ${TLSI[$p:v13:cert]}"
+done
+
 # ---------------------------------------------------------------- runs
 declare -A CPU=() OCONN=() RPS=() P99=() ERR=() ERRD=() READERR=() NON2XX=() RSS=() HWM=() PSS=() REQS=() WRKOUT=() OTH=()
 declare -A WRK_CMD=()	# per mode: the measured command, for the report
@@ -473,7 +615,7 @@ declare -A SPLIT=()
 conn_split() {
 	local n=1
 	case $2 in
-	direct | *proxyd* | nginx | r-nginx) n=$WORKERS ;;
+	direct | *proxyd* | *nginx) n=$WORKERS ;;
 	esac
 	((IS_ROOT)) || return 0
 	# the server ends of the connections whose client end is wrk's (the
@@ -518,7 +660,8 @@ run_wrk() {
 		wait "$WRK_PID" || true
 		WRK_PID=
 	fi
-	local a0 a1 st0 st1 sv0 sv1 ch0 ch1
+	local a0 a1 st0 st1 sv0 sv1 ch0 ch1 k0 k1
+	[[ $name == t-proxyd ]] && tls_counters k0
 	a0=$(origin_status 1)
 	c0=$(cpu_ticks "$root")
 	children_secs ch0
@@ -529,7 +672,7 @@ run_wrk() {
 	# halfway through: how the client connections are spread over the
 	# server's processes
 	sleep "$(awk -v d="$DURATION" 'BEGIN { print d / 2 }')"
-	local port=${url#http://*:}
+	local port=${url#*://*:}
 	SPLIT[$name:$s]=$(conn_split "${port%%/*}" "$name")
 	if ! wait "$WRK_PID"; then
 		echo "(wrk failed or timed out)" >>"$out"
@@ -539,6 +682,10 @@ run_wrk() {
 	children_secs ch1
 	c1=$(cpu_ticks "$root")
 	a1=$(origin_status 1)
+	if [[ $name == t-proxyd ]]; then
+		tls_counters k1
+		tls_counter_delta "$name:$s" "$k0" "$k1"
+	fi
 	# the CPUs' busy share during the run that was neither the servers
 	# started here nor wrk: the other work on the box
 	OTH[$name:$s]=$(awk -v a="$st0" -v b="$st1" -v srv=$((sv1 - sv0)) -v x="$ch0" -v y="$ch1" -v hz="$HZ" '
@@ -589,7 +736,7 @@ median_round() {
 		if [[ -n ${RPS[$k:$r]:-} ]]; then echo "${RPS[$k:$r]} $r"; fi
 	done | sort -n | awk '{ l[NR] = $2 } END { if (NR) print l[int((NR + 1) / 2)] }')
 	[[ -n $pick ]] || return 0
-	for arr in RPS P99 ERR ERRD READERR NON2XX REQS WRKOUT OCONN CPU RSS HWM PSS OTH SPLIT; do
+	for arr in RPS P99 ERR ERRD READERR NON2XX REQS WRKOUT OCONN CPU RSS HWM PSS OTH SPLIT HSFULL HSRES OREQ MSCONN; do
 		local -n A=$arr
 		A[$k]=${A[$k:$pick]:-}
 		unset -n A
@@ -642,12 +789,159 @@ run_mode() {
 }
 declare -A MODE_SECS=()
 
+# ---------------------------------------------------------------- TLS runs
+declare -A HSFULL=() HSRES=() OREQ=() MSCONN=()
+# proxyctl next to the proxyd binary, copied like it: reads proxyd's TLS
+# counters (handshakes, resumptions) around each run
+PROXYCTL=""
+if ((run_tls)) && [[ -x $(dirname "$PROXYD_SRC")/proxyctl ]]; then
+	cp "$(dirname "$PROXYD_SRC")/proxyctl" "$TMP/bin/proxyctl"
+	PROXYCTL=$TMP/bin/proxyctl
+fi
+
+# tls_counters VAR: "handshakes resumptions" of the TLS proxyd, or ""
+tls_counters() {
+	local v=""
+	if [[ -n $PROXYCTL ]]; then
+		v=$("$PROXYCTL" -s "$TMP/t-proxyd/proxyd.shm" stats 2>/dev/null |
+			awk '$1 == "tls_handshakes" { h = $2 } $1 == "tls_resumptions" { r = $2 }
+				END { if (h != "") print h, r + 0 }' || true)
+	fi
+	printf -v "$1" '%s' "$v"
+}
+# tls_counter_delta KEY BEFORE AFTER: full handshakes and resumptions between
+# the two readings into HSFULL[KEY] and HSRES[KEY]
+tls_counter_delta() {
+	local k0 k1
+	[[ -n $2 && -n $3 ]] || return 0
+	read -r -a k0 <<<"$2"
+	read -r -a k1 <<<"$3"
+	HSRES[$1]=$((k1[1] - k0[1]))
+	HSFULL[$1]=$((k1[0] - k0[0] - k1[1] + k0[1]))
+}
+
+# The handshake clients: N `openssl s_time -new` in parallel, each making
+# one connection at a time for SECS seconds (s_time stops at the first whole
+# second after that), each connection a full handshake (-new: no session is
+# ever offered) and one HTTP/1.0 GET of the 100 B file read to the end (the
+# server closes).  Each client's output ends with "WALL start end status".
+HS_RUN='port=$1 secs=$2 pre=$3 n=$4	# $5: the -www argument
+for ((i = 1; i <= n; i++)); do
+	( a=$(date +%s.%N)
+	timeout $((secs + 20)) openssl s_time -connect "127.0.0.1:$port" -new -time "$secs" -www "$5" >"$pre.$i" 2>&1
+	rc=$?
+	echo "WALL $a $(date +%s.%N) $rc" >>"$pre.$i" ) &
+done
+wait'
+
+# hs_clients NAME SECS PREFIX: run the clients in their own session
+hs_clients() {
+	setsid bash -c "$HS_RUN" hs "${PORT[$1]}" "$2" "$3" "$HS_CLIENTS" "$(hs_path "$1")" </dev/null >/dev/null 2>&1 &
+	HS_PGID=$!
+	wait "$HS_PGID" || true
+	HS_PGID=
+}
+
+# run_hs NAME ROUND: the new-handshake run through NAME, results under
+# NAME:hs:ROUND.  RPS = handshakes (connections, one request each) per
+# second, the clients' rates summed; MSCONN = mean time of one connection
+# (connect, handshake, request, response, close) as one client saw it.
+run_hs() {
+	local name=$1 r=$2 k=$1:hs:$2 root=${ROOTPID[$1]} out=$TMP/hs-$1-$2 c0 c1 a0 a1 q0 q1 k0 k1
+	local st0 st1 sv0 sv1 ch0 ch1 res
+	if ((WARMUP > 0)); then
+		hs_clients "$name" "$WARMUP" "$out-warm"
+	fi
+	# status requests: q0, a0 before, a1, q1 after; each is a connection
+	# and a request of its own
+	q0=$(origin_status 3) a0=$(origin_status 1)
+	[[ $name == t-proxyd ]] && tls_counters k0
+	c0=$(cpu_ticks "$root")
+	children_secs ch0
+	st0=$(cpu_stat) sv0=$(all_ticks)
+	hs_clients "$name" "$DURATION" "$out"
+	st1=$(cpu_stat) sv1=$(all_ticks)
+	children_secs ch1
+	c1=$(cpu_ticks "$root")
+	[[ $name == t-proxyd ]] && tls_counters k1
+	a1=$(origin_status 1) q1=$(origin_status 3)
+	# connections, sum of the clients' rates, mean ms per connection,
+	# clients that failed, connections (estimated) whose response was not
+	# the expected size (s_time only sums the bytes)
+	res=$(cat "$out".* 2>/dev/null | awk -v want="${HS_BYTES[$name]:-0}" '
+		/connections in .*; .*bytes read/ { b = $NF }
+		/connections in .* real seconds/ { c = $1 }
+		/^WALL / { w = $3 - $2; if ($4 != 0) f++
+			if (c > 0 && w > 0) { n += c; rate += c / w; ms += 1000 * w / c; k++ }
+			if (want > 0 && b != c * want) { d = c * want - b; bad += int((d < 0 ? -d : d) / want + 0.999) }
+			c = 0; b = 0 }
+		END { printf "%d %.0f %.2f %d %d", n, rate, (k ? ms / k : 0), f, bad }' || true)
+	local failed bad
+	read -r "REQS[$k]" "RPS[$k]" "MSCONN[$k]" failed bad <<<"$res"
+	ERR[$k]=$((failed + bad))
+	ERRD[$k]=""
+	((failed == 0)) || ERRD[$k]="$failed s_time clients failed: $(grep -h -m1 -i -E 'error|unable|fail' "$out".* 2>/dev/null | head -n 1 | tr -d '\r' | head -c 120)"
+	((bad == 0)) || ERRD[$k]+="${ERRD[$k]:+, }about $bad responses not of the expected ${HS_BYTES[$name]} bytes"
+	P99[$k]="-"
+	READERR[$k]=0 NON2XX[$k]=""
+	WRKOUT[$k]=$out.1
+	SPLIT[$k]=""
+	OCONN[$k]=$(( ${a1:-0} - ${a0:-0} - 1 ))
+	OREQ[$k]=$(( ${q1:-0} - ${q0:-0} - 3 ))
+	CPU[$k]=$(awk -v t=$((c1 - c0)) -v hz="$HZ" -v n="${REQS[$k]:-0}" \
+		'BEGIN { if (n > 0) printf "%.0f", t * 1e6 / hz / n; else print "-" }')
+	OTH[$k]=$(awk -v a="$st0" -v b="$st1" -v srv=$((sv1 - sv0)) -v x="$ch0" -v y="$ch1" -v hz="$HZ" '
+		BEGIN { split(a, p, " "); split(b, q, " ")
+			bu = q[1] - p[1]; tot = bu + q[2] - p[2]
+			o = bu - srv - (y - x) * hz; if (o < 0) o = 0
+			printf "%.0f", (tot > 0) ? 100 * o / tot : 0 }')
+	[[ $name == t-proxyd ]] && tls_counter_delta "$k" "$k0" "$k1"
+	HS_CMD="openssl s_time -connect 127.0.0.1:PORT -new -time $DURATION -www \$'/100b.bin HTTP/1.0\\r\\nHost: 127.0.0.1:PORT\\r\\nX-Bench: s_time'"
+}
+HS_CMD=""
+
+# run_tls_mode: ROUNDS rounds of the keep-alive runs through each TLS proxy
+# (order rotated by one each round), then ROUNDS rounds of the handshake runs
+run_tls_mode() {
+	local s r p order t0
+	t0=$(date +%s)
+	for s in $TLS_SCEN; do
+		for ((r = 1; r <= ROUNDS; r++)); do
+			read -r -a order <<<"$TPEERS"
+			((${#order[@]})) &&
+				order=("${order[@]:$(((r - 1) % ${#order[@]}))}" "${order[@]:0:$(((r - 1) % ${#order[@]}))}")
+			for p in "${order[@]}"; do
+				[[ -n ${NA[$p]:-} ]] && continue
+				if ! kill -0 "${ROOTPID[$p]}" 2>/dev/null; then
+					NA[$p]="exited during the benchmark (see its log)"
+					continue
+				fi
+				log "tls, $s, round $r/$ROUNDS: $p"
+				if [[ $s == ka ]]; then
+					run_wrk "$p" ka "https://127.0.0.1:${PORT[$p]}/" /100b.bin "" "${ROOTPID[$p]}" "$r"
+					WRK_CMD[tls]=$LAST_CMD
+				else
+					run_hs "$p" "$r"
+				fi
+				RSS[$p:$s:$r]=$(sum_status "${ROOTPID[$p]}" VmRSS)
+				HWM[$p:$s:$r]=$(sum_status "${ROOTPID[$p]}" VmHWM)
+				PSS[$p:$s:$r]=$(sum_pss "${ROOTPID[$p]}")
+				kill -0 "${ROOTPID[$p]}" 2>/dev/null || NA[$p]="exited during the $s run"
+			done
+		done
+		for p in $TPEERS; do median_round "$p" "$s"; done
+	done
+	MODE_SECS[tls]=$(($(date +%s) - t0))
+}
+
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 BUSY0=$(cpu_busy_others)
 T0=$(date +%s)
 children_secs CH0
 STAT0=$(cpu_stat) SRV0=$(all_ticks)
-for m in $MODES; do run_mode "$m"; done
+for m in $MODES; do
+	if [[ $m == tls ]]; then run_tls_mode; else run_mode "$m"; fi
+done
 children_secs CH1
 STAT1=$(cpu_stat) SRV1=$(all_ticks)
 ELAPSED=$(($(date +%s) - T0))
@@ -671,7 +965,7 @@ label() {
 	direct) echo "direct (no proxy)" ;;
 	proxyd | r-proxyd) echo "proxyd" ;;
 	proxyd-log | r-proxyd-log) echo "proxyd + access log" ;;
-	r-*) echo "${1#r-}" ;;
+	r-* | t-*) echo "${1#[rt]-}" ;;
 	*) echo "$1" ;;
 	esac
 }
@@ -699,7 +993,7 @@ if ((run_rev)) && [[ -n ${RPS[r-proxyd:100b]:-} && ${RPS[r-proxyd:100b]} != 0 ]]
 				-v x="${P99[r-proxyd:100b:$r]}" -v y="${P99[$p:100b:$r]}" 'BEGIN { exit !(a >= t * b && x <= y) }' &&
 				nmet=$((nmet + 1))
 		done
-		TARGET_WHY+=("vs $(label "$p"): req/s $rr ($( ((ok_r)) && echo "≥" || echo "<") ${TARGET_RATIO}x), p99 ${P99[r-proxyd:100b]} ms against ${P99[$p:100b]} ms ($( ((ok_p)) && echo "no worse" || echo "worse"))$( ((nr > 1)) && echo "; round by round req/s $paired, both parts met in $nmet of $nr rounds")")
+		TARGET_WHY+=("vs $(label "$p"): req/s $rr ($( ((ok_r)) && echo "≥" || echo "<") ${TARGET_RATIO}x), p99 ${P99[r-proxyd:100b]} ms against ${P99[$p:100b]} ms ($( ((ok_p)) && echo "no worse" || echo "worse"))$( ((nr > 1)) && echo "; round by round req/s $paired, both parts met in $nmet of $nr rounds" || true)")
 	done
 fi
 
@@ -805,9 +1099,57 @@ if ((run_rev)); then
 	[[ -n $PROF_WHY ]] && log "no profile: $PROF_WHY"
 fi
 
+# Where proxyd's workers spend a handshake: `perf record` (no call graphs)
+# on them during one more handshake run, shares by object (proxyd, libssl,
+# libcrypto, libc, kernel) and the top symbols.  auto = only when a peer's
+# handshake rate is 1.1x proxyd's or more.
+TPROF_DONE=0 TPROF_WHY=""
+if ((run_tls)); then
+	behind=0
+	for p in $TPEERS; do
+		[[ $p != t-proxyd && -n ${RPS[$p:hs]:-} && -n ${RPS[t-proxyd:hs]:-} ]] || continue
+		awk -v a="${RPS[$p:hs]}" -v b="${RPS[t-proxyd:hs]}" 'BEGIN { exit !(a >= 1.1 * b) }' && behind=1
+	done
+	if [[ $PROFILE == off ]]; then
+		TPROF_WHY="BENCH_PROFILE=off"
+	elif [[ -n ${NA[t-proxyd]:-} || -z ${ROOTPID[t-proxyd]:-} ]]; then
+		TPROF_WHY="proxyd (TLS) did not run"
+	elif [[ $PROFILE == auto ]] && ((!behind)); then
+		TPROF_WHY="no peer's handshake rate is 1.1x proxyd's; BENCH_PROFILE=on profiles anyway"
+	elif ! command -v perf >/dev/null; then
+		TPROF_WHY="perf is not installed (apt-get install linux-perf)"
+	else
+		log "tls, hs: perf record on proxyd's workers (${DURATION}s)"
+		q0=$(origin_status 3)
+		setsid bash -c "$HS_RUN" hs "${PORT[t-proxyd]}" $((DURATION + 1)) "$TMP/hs-prof" "$HS_CLIENTS" \
+			"$(hs_path t-proxyd)" </dev/null >/dev/null 2>&1 &
+		HS_PGID=$!
+		sleep 0.5
+		timeout -s INT $((DURATION + 15)) perf record -F 999 -p "$(proxy_pids t-proxyd)" \
+			-o "$TMP/perf-tls.data" -- sleep "$DURATION" >"$TMP/perf-tls.log" 2>&1 &
+		PERF_PID=$!
+		wait "$PERF_PID" || true
+		PERF_PID=
+		wait "$HS_PGID" || true
+		HS_PGID=
+		TPROF_CONNS=$(cat "$TMP"/hs-prof.* 2>/dev/null | awk '/real seconds/ { n += $1 } END { print n + 0 }' || true)
+		if [[ -s $TMP/perf-tls.data ]]; then
+			TPROF_DONE=1
+			perf report -i "$TMP/perf-tls.data" --stdio -n --no-children --sort dso 2>/dev/null |
+				awk '/^ *[0-9.]+%/' >"$TMP/tprof-dso.txt" || true
+			TPROF_SAMPLES=$(awk '{ n += $2 } END { print n + 0 }' "$TMP/tprof-dso.txt")
+			perf report -i "$TMP/perf-tls.data" --stdio --no-children --sort dso,sym 2>/dev/null |
+				awk '/^ *[0-9.]+%/' >"$TMP/tprof-sym.txt" || true
+		else
+			TPROF_WHY="perf record failed: $(tail -c 300 "$TMP/perf-tls.log" | tr '\n' ' ')"
+		fi
+	fi
+	[[ -n $TPROF_WHY ]] && log "no TLS profile: $TPROF_WHY"
+fi
+
 # A proxy log that says more than the start-up banner is worth seeing.
 declare -A LOGTAIL=()
-for p in $PEERS $RPEERS; do
+for p in $PEERS $RPEERS $TPEERS; do
 	lf=${LOGF[$p]:-}
 	[[ -n $lf && -s $lf ]] || continue
 	LOGTAIL[$p]=$(tail -n 15 "$lf")
@@ -1003,7 +1345,7 @@ forward_section() {
 }
 
 caveat() {
-	echo "Caveat: the machine has $(nproc) cores and wrk, the proxy and the origin nginx all share them, so a proxy that uses more CPU also takes it from the load generator and the origin; the numbers rank the proxies on this box and are not capacity figures. $( ((ROUNDS > 1)) && echo "Each cell is the median of $ROUNDS ${DURATION}s runs" || echo "Each cell is a single ${DURATION}s run"); on this shared virtual machine the same proxy's rate has been seen to vary by a third between runs, so only large gaps mean something; rerun (\`BENCH_ROUNDS=3 make bench\`, or \`BENCH_SECONDS=10 BENCH_ROUNDS=5 BENCH_MODE=reverse bench/run.sh build/proxyd\`) before drawing conclusions from small ones."
+	echo "Caveat: the machine has $(nproc) cores and wrk, the proxy and the origin nginx all share them, so a proxy that uses more CPU also takes it from the load generator and the origin; the numbers rank the proxies on this box and are not capacity figures. $( ((ROUNDS > 1)) && echo "Each cell is the median of $ROUNDS ${DURATION}s runs" || echo "Each cell is a single ${DURATION}s run"); on this shared virtual machine the same proxy's rate has been seen to vary by a third between runs, so only large gaps mean something; rerun (\`BENCH_ROUNDS=3 make bench\`, or \`BENCH_SECONDS=10 BENCH_ROUNDS=5 BENCH_MODE=${1:-reverse} bench/run.sh build/proxyd\`) before drawing conclusions from small ones."
 }
 
 # per-request count of syscall C for proxy P, or "-"
@@ -1164,6 +1506,172 @@ reverse_section() {
 	problems reverse "$REV_SCEN" $RPEERS
 }
 
+# tls_table SCENARIO PEERS...: the keep-alive (ka) or handshake (hs) table
+tls_table() {
+	local s=$1 base p
+	shift
+	base=${RPS[t-proxyd:$s]:-0}
+	if [[ $s == ka ]]; then
+		echo "| proxy | req/s | vs proxyd | p99 ms | errors | TLS handshakes (resumed) | origin conns | conns per process | CPU µs/req | RSS MiB | PSS MiB | others' CPU |"
+		echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+	else
+		echo "| proxy | handshakes/s | vs proxyd | mean ms/conn | errors | full handshakes (resumed) | origin requests | origin conns | CPU µs/handshake | RSS MiB | PSS MiB | others' CPU |"
+		echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+	fi
+	for p in "$@"; do
+		if [[ -z ${RPS[$p:$s]:-} ]]; then
+			echo "| $(label "$p") | n/a | | | | | | | | | | ${NA[$p]:-not run} |"
+			continue
+		fi
+		local hs="-"
+		[[ -n ${HSFULL[$p:$s]:-} ]] && hs="${HSFULL[$p:$s]} (${HSRES[$p:$s]})"
+		if [[ $s == ka ]]; then
+			echo "| $(label "$p") | ${RPS[$p:$s]} | $(ratio "${RPS[$p:$s]}" "$base") | ${P99[$p:$s]} |" \
+				"${ERR[$p:$s]}${ERRD[$p:$s]:+ (${ERRD[$p:$s]})} | $hs | ${OCONN[$p:$s]} | ${SPLIT[$p:$s]:-} | ${CPU[$p:$s]} |" \
+				"$(mib "${RSS[$p:$s]}") | $(mib "${PSS[$p:$s]}") | ${OTH[$p:$s]}% |"
+		else
+			echo "| $(label "$p") | ${RPS[$p:$s]} | $(ratio "${RPS[$p:$s]}" "$base") | ${MSCONN[$p:$s]} |" \
+				"${ERR[$p:$s]}${ERRD[$p:$s]:+ (${ERRD[$p:$s]})} | $hs | ${OREQ[$p:$s]} | ${OCONN[$p:$s]} | ${CPU[$p:$s]} |" \
+				"$(mib "${RSS[$p:$s]}") | $(mib "${PSS[$p:$s]}") | ${OTH[$p:$s]}% |"
+		fi
+	done
+}
+
+# the TLS fields in which peer P's negotiation differs from proxyd's
+tls_diff() {
+	local p=$1 f v out=()
+	for v in v13 v12; do
+		for f in proto cipher group sig tickets alpn cert; do
+			[[ ${TLSI[$p:$v:$f]:-} == "${TLSI[t-proxyd:$v:$f]:-}" ]] && continue
+			out+=("TLS ${v:1:1}.${v:2:1} $f ${TLSI[$p:$v:$f]:-?} (proxyd ${TLSI[t-proxyd:$v:$f]:-?})")
+		done
+	done
+	join "${out[@]}"
+}
+
+tls_section() {
+	local p s k
+	echo "## TLS reverse proxy"
+	echo
+	echo "Run of $RUN_DATE: ${DURATION}s per measured run, $CONNS keep-alive connections ($THREADS wrk threads), $HS_CLIENTS handshake clients, $ROUNDS round(s); ${MODE_SECS[tls]:-?}s."
+	echo
+	echo "### Method"
+	echo
+	echo "- Certificate: one self-signed EC P-256 certificate (ECDSA with SHA-256, subjectAltName IP:127.0.0.1 and localhost, sha256 fingerprint ${TLS_FP:0:16}…) made with \`openssl req\` in the temp folder for this run; all three proxies serve it (checked below: \"certificate\")."
+	echo "- Proxies: the reverse section's setups with TLS on the client side: proxyd \`tls = on\` (\`bench/conf/proxyd-tls.ini\`), nginx \`listen ... ssl\` (\`bench/conf/nginx-tls.conf\`), HAProxy \`bind ... ssl crt\` (\`bench/conf/haproxy-tls.cfg\`); all forward in plain HTTP to the same origin nginx over keep-alive connections they keep (HAProxy with \`http-reuse always\` here, where the reverse section has \`safe\`: with safe the first request of each client connection, so every request of the handshake runs, would get a new origin connection), $WORKERS workers (\`nbthread $WORKERS\`), access logs off. TLS 1.2 and 1.3 on all three; ciphers, key exchange groups and session tickets are each one's defaults, shown as negotiated in \"TLS as negotiated\" below."
+	echo "- Keep-alive request rate: wrk over HTTPS, \`GET /100b.bin\` on $CONNS connections, each one handshake when it opens and then requests until the end; \`${WRK_CMD[tls]:-}\` with the proxy's URL instead of the last argument. ${WARMUP}s warm-up per run (its connections closed before the measured run)."
+	echo "- New-handshake rate: $HS_CLIENTS \`openssl s_time -new\` clients in parallel (\`${HS_CMD:-}\`), each making one connection at a time: TCP connect, a full TLS handshake (\`-new\`: no session is ever offered, so none resumes), \`GET /100b.bin HTTP/1.0\` with a Host field, the response read to the server's close. (s_time's own request has no Host field, which the origin answers with 400 once a proxy forwards it as HTTP/1.1; the \`-www\` argument therefore carries the rest of the request line and a Host field, and the \` HTTP/1.0\` s_time appends ends an X-Bench field.) Errors = clients that failed + connections whose response was not the size of the 200 response read once with \`openssl s_client\` before the runs (s_time only sums the bytes). handshakes/s = the clients' connections ÷ their own wall time, summed; mean ms/conn = one client's wall time ÷ its connections. s_time stops at the first whole second after ${DURATION}s, so a run lasts ${DURATION}-$((DURATION + 1))s. ${WARMUP}s warm-up (the same clients) per run. $(rounds_sentence)"
+	echo "- Why not wrk with \`Connection: close\`: wrk then reconnects per request but keeps the OpenSSL session of the closed connection (it calls SSL_shutdown and SSL_clear, which keeps a session that was shut down cleanly) and offers it again; when this mode was written, proxyd's counters showed 2550 of 5164 such handshakes resumed. s_time -new never resumes; proxyd's own counters (\`proxyctl -s SHM stats\`: tls_handshakes, tls_resumptions, read before and after each measured run) are the \"full handshakes (resumed)\" column and show it for proxyd; nginx's and HAProxy's are not read (\"-\"), their clients are the same."
+	echo "- Columns: CPU µs/req (/handshake) = user+system CPU time of the proxy's processes during the measured run ÷ requests (connections; each also carries its request); origin requests = requests the origin served meanwhile (one per connection expected); origin conns = connections the origin accepted (about 0: the proxies reuse theirs); conns per process, RSS, PSS and others' CPU as in the forward section. \"vs proxyd\" = peer ÷ proxyd."
+	echo "- Proxies:"
+	for p in $TPEERS; do
+		if [[ -n ${CMDLINE[$p]:-} ]]; then
+			echo "  - $(label "$p"): \`${CMDLINE[$p]//$TMP/\$TMP}\` — ${NOTE[$p]:-}"
+		else
+			echo "  - $(label "$p"): not started — ${NA[$p]:-}"
+		fi
+	done
+	echo
+	echo "### Keep-alive requests over HTTPS, 100-byte response, ${DURATION}s, $CONNS connections, $THREADS threads"
+	echo
+	# shellcheck disable=SC2086
+	tls_table ka $TPEERS
+	if ((ROUNDS > 1)); then
+		echo
+		# shellcheck disable=SC2086
+		echo "req/s in rounds 1..$ROUNDS: $(allrps ka $TPEERS)"
+		echo
+		# shellcheck disable=SC2086
+		echo "Client connections per process in rounds 1..$ROUNDS: $(allsplit ka $TPEERS)"
+	fi
+	echo
+	echo "### A new TLS connection per request (full handshake, no resumption), 100-byte response, ${DURATION}s, $HS_CLIENTS clients"
+	echo
+	# shellcheck disable=SC2086
+	tls_table hs $TPEERS
+	if ((ROUNDS > 1)); then
+		echo
+		# shellcheck disable=SC2086
+		echo "handshakes/s in rounds 1..$ROUNDS: $(allrps hs $TPEERS)"
+	fi
+	echo
+	echo "### TLS as negotiated"
+	echo
+	echo "One \`openssl s_client -alpn http/1.1 -msg\` per proxy before the runs (OpenSSL $(openssl version | awk '{ print $2 }'), the library wrk and s_time use, default client settings: key share X25519, all default groups offered), with TLS 1.3 allowed and once more limited to TLS 1.2 (\`-tls1_2\`); tickets = NewSessionTicket messages the proxy sent after one full handshake (each costs the server a ticket encryption)."
+	echo
+	echo "| proxy | TLS 1.3: version | cipher | key exchange | signature | tickets | ALPN | TLS 1.2: cipher | key exchange | tickets | certificate |"
+	echo "|---|---|---|---|---|---:|---|---|---|---:|---|"
+	for p in $TPEERS; do
+		if [[ -z ${TLSI[$p:v13:proto]+x} ]]; then
+			echo "| $(label "$p") | n/a | | | | | | | | | ${NA[$p]:-} |"
+			continue
+		fi
+		echo "| $(label "$p") | ${TLSI[$p:v13:proto]:-?} | ${TLSI[$p:v13:cipher]:-?} | ${TLSI[$p:v13:group]:-?} | ${TLSI[$p:v13:sig]:-?} | ${TLSI[$p:v13:tickets]:-?} | ${TLSI[$p:v13:alpn]:-?} | ${TLSI[$p:v12:cipher]:-?} | ${TLSI[$p:v12:group]:-?} | ${TLSI[$p:v12:tickets]:-?} | ${TLSI[$p:v13:cert]:-?} |"
+	done
+	echo
+	echo "### Reading"
+	echo
+	local b what unit
+	for s in $TLS_SCEN; do
+		if [[ $s == ka ]]; then what="Keep-alive requests" unit="req/s"; else what="New handshakes" unit="handshakes/s"; fi
+		b=${RPS[t-proxyd:$s]:-}
+		if [[ -z $b || $b == 0 ]]; then
+			echo "- $what: proxyd did not run (${NA[t-proxyd]:-not in BENCH_TLS_PEERS})."
+			continue
+		fi
+		local line=() cpul=()
+		for p in $TPEERS; do
+			[[ $p == t-proxyd || -z ${RPS[$p:$s]:-} ]] && continue
+			line+=("$(label "$p") $(ratio "${RPS[$p:$s]}" "$b") ($unit ${RPS[$p:$s]})")
+			cpul+=("$(label "$p") ${CPU[$p:$s]}")
+		done
+		echo "- $what: proxyd $b $unit$([[ $s == ka ]] && echo " (p99 ${P99[t-proxyd:$s]} ms)"), CPU ${CPU[t-proxyd:$s]} µs per $([[ $s == ka ]] && echo request || echo handshake); peer ÷ proxyd: $(join "${line[@]}"); CPU µs per $([[ $s == ka ]] && echo request || echo handshake): $(join "${cpul[@]}")."
+	done
+	if [[ -n ${HSFULL[t-proxyd:hs]:-} ]]; then
+		local tf=0 tr=0 tc=0 r
+		for ((r = 1; r <= ROUNDS; r++)); do
+			tf=$((tf + ${HSFULL[t-proxyd:hs:$r]:-0})) tr=$((tr + ${HSRES[t-proxyd:hs:$r]:-0}))
+			tc=$((tc + ${REQS[t-proxyd:hs:$r]:-0}))
+		done
+		echo "- Resumption in the handshake runs: proxyd counted $tf full handshakes and $tr resumed ones in its $ROUNDS measured handshake run(s), for $tc connections the clients made$( ((tr == 0)) && echo ": every connection was a full handshake")."
+	fi
+	local diffs=()
+	for p in $TPEERS; do
+		[[ $p == t-proxyd || -z ${TLSI[$p:v13:proto]:-} || -z ${TLSI[t-proxyd:v13:proto]:-} ]] && continue
+		k=$(tls_diff "$p")
+		diffs+=("$(label "$p"): ${k:-the same}")
+	done
+	((${#diffs[@]})) && echo "- TLS negotiated, compared with proxyd's (fields that differ): $(join "${diffs[@]}")."
+	echo
+	echo "### Where proxyd's handshake time goes (profile)"
+	echo
+	if ((TPROF_DONE)); then
+		echo "One more handshake run through proxyd after the rounds ($HS_CLIENTS clients, about $TPROF_CONNS connections), with \`perf record -F 999 -p <its $WORKERS workers>\` attached for ${DURATION}s: ${TPROF_SAMPLES:-?} samples (cpu-clock). Shares are of the workers' samples, \"self\" (in the function itself); libcrypto's symbols are mostly unnamed (Debian's libcrypto has no symbol table for its internal functions)."
+		echo
+		echo "- By object: $(awk '{ o = $3; sub(/^\[kernel\.kallsyms\]$/, "kernel", o); n = split(o, a, "/"); printf "%s%s %s", (NR > 1 ? ", " : ""), a[n], $1 } NR == 7 { exit }' "$TMP/tprof-dso.txt")."
+		echo
+		echo "| % | object | symbol |"
+		echo "|---:|---|---|"
+		awk 'NR <= 12 { o = $2; n = split(o, a, "/"); s = ""; for (i = 4; i <= NF; i++) s = s (s ? " " : "") $i
+			printf "| %s | %s | %s |\n", $1, a[n], s }' "$TMP/tprof-sym.txt"
+	else
+		echo "No profile in this run: $TPROF_WHY."
+	fi
+	echo
+	caveat tls
+	echo
+	echo "The handshake rate is shared with the clients: the client side of a full handshake (its key share, checking the server's signature) costs about as much CPU as the server side, and $HS_CLIENTS s_time clients, the proxy and the origin share $(nproc) CPUs, so a proxy that spends less CPU per handshake leaves more to its clients. CPU µs/handshake is the comparison that does not depend on that."
+	# shellcheck disable=SC2086
+	problems tls "$TLS_SCEN" $TPEERS
+}
+
+section_title() {
+	case $1 in
+	tls) echo "TLS reverse proxy" ;;
+	*) echo "${1^} proxy" ;;
+	esac
+}
+
 # keep_section MODE: the MODE block of the previous results, if any, marked
 # as not rerun
 keep_section() {
@@ -1179,7 +1687,7 @@ keep_section() {
 			skip && $0 == "" { skip = 0; next }
 			{ skip = 0; print }' <<<"$old"
 	else
-		echo "## ${m^} proxy"
+		echo "## $(section_title "$m")"
 		echo
 		echo "Not run yet (BENCH_MODE=$MODE)."
 	fi
@@ -1188,16 +1696,16 @@ keep_section() {
 {
 	echo "# proxyd benchmark results"
 	echo
-	echo "Written by \`bench/run.sh\` (\`make bench\`, BENCH_MODE=forward|reverse|all); every run rewrites this file, and a mode left out keeps its section from the run before."
+	echo "Written by \`bench/run.sh\` (\`make bench\`, BENCH_MODE=forward|reverse|tls|all); every run rewrites this file, and a mode left out keeps its section from the run before."
 	echo
 	echo "- date: $RUN_DATE (BENCH_MODE=$MODE)"
 	echo "- machine: $(nproc) CPUs ($(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)), $(awk '/^MemTotal/ { printf "%.1f GiB RAM", $2 / 1048576 }' /proc/meminfo), Linux $(uname -r), $(. /etc/os-release && echo "$PRETTY_NAME")"
 	echo "- proxyd: $("$PROXYD" -V 2>&1 | head -n 1) (\`${PROXYD_SRC#"$TOP"/}\` of $PROXYD_BUILT, run from a copy), git $(git -C "$TOP" rev-parse --short HEAD 2>/dev/null || echo '?')$( [[ -n $(git -C "$TOP" status --porcelain 2>/dev/null) ]] && echo ' (working tree with uncommitted changes)')"
-	echo "- peers (dpkg): wrk $(ver wrk), nginx $(ver nginx) (nginx-light $(ver nginx-light)), haproxy $(ver haproxy), squid $(ver squid), tinyproxy $(ver tinyproxy)"
+	echo "- peers (dpkg): wrk $(ver wrk), nginx $(ver nginx) (nginx-light $(ver nginx-light)), haproxy $(ver haproxy), squid $(ver squid), tinyproxy $(ver tinyproxy), openssl $(ver openssl) (libssl3 $(ver libssl3))"
 	echo "- other work on the box: CPUs $BUSY0 busy with other processes in the 2 s before the runs and $BUSY_RUN during the runs (total busy time minus the servers', wrk's and this script's); load average before the runs $LOAD0, after $LOAD1 (the benchmark's own load included)"
 	echo "- kernel settings read (not changed): tcp_tw_reuse=$(sysctl -n net.ipv4.tcp_tw_reuse 2>/dev/null), ip_local_port_range=$(sysctl -n net.ipv4.ip_local_port_range 2>/dev/null | tr '\t' '-'), somaxconn=$(sysctl -n net.core.somaxconn 2>/dev/null)"
 	echo "- measured part of the run: ${ELAPSED}s"
-	for m in forward reverse; do
+	for m in forward reverse tls; do
 		echo
 		echo "<!-- bench:$m -->"
 		if [[ " $MODES " == *" $m "* ]]; then
@@ -1242,7 +1750,38 @@ if ((run_rev)); then
 	[[ -n $TARGET ]] && echo "target (100 B, proxyd >= ${TARGET_RATIO}x nginx and HAProxy, p99 no worse): $TARGET: $(join "${TARGET_WHY[@]}")"
 	((PROF_DONE)) && echo "profile of proxyd's workers: see the reverse section of $RESULTS"
 fi
-for p in $PEERS $RPEERS; do
+if ((run_tls)); then
+	echo
+	echo "=== TLS reverse proxy (100 B) ==="
+	for s in $TLS_SCEN; do
+		echo
+		if [[ $s == ka ]]; then
+			echo "== keep-alive requests over HTTPS: wrk -t$THREADS -c$CONNS -d${DURATION}s =="
+			printf '%-10s %10s %9s %9s %8s %10s %9s %8s %8s\n' proxy req/s "vs proxyd" "p99 ms" errors "hs (res.)" "CPU us/r" "RSS MiB" conns
+		else
+			echo "== new connection + full handshake per request: $HS_CLIENTS x openssl s_time -new -time $DURATION =="
+			printf '%-10s %10s %9s %9s %8s %10s %9s %8s %8s\n' proxy hs/s "vs proxyd" "ms/conn" errors "hs (res.)" "CPU us/hs" "RSS MiB" "orig.req"
+		fi
+		for p in $TPEERS; do
+			if [[ -z ${RPS[$p:$s]:-} ]]; then
+				printf '%-10s %10s  %s\n' "$(label "$p")" n/a "${NA[$p]:-}"
+				continue
+			fi
+			hsr="-"
+			[[ -n ${HSFULL[$p:$s]:-} ]] && hsr="${HSFULL[$p:$s]} (${HSRES[$p:$s]})"
+			if [[ $s == ka ]]; then last=${SPLIT[$p:$s]:-} lat=${P99[$p:$s]}; else last=${OREQ[$p:$s]} lat=${MSCONN[$p:$s]}; fi
+			printf '%-10s %10s %9s %9s %8s %10s %9s %8s %8s\n' "$(label "$p")" "${RPS[$p:$s]}" \
+				"$(ratio "${RPS[$p:$s]}" "${RPS[t-proxyd:$s]:-0}")" "$lat" "${ERR[$p:$s]}" "$hsr" \
+				"${CPU[$p:$s]}" "$(mib "${RSS[$p:$s]}")" "$last"
+		done
+	done
+	echo
+	for p in $TPEERS; do
+		[[ -n ${TLSI[$p:v13:proto]:-} ]] || continue
+		echo "$(label "$p"): ${TLSI[$p:v13:proto]} ${TLSI[$p:v13:cipher]} ${TLSI[$p:v13:group]:-?} ${TLSI[$p:v13:sig]:-?}, ${TLSI[$p:v13:tickets]} tickets; TLS 1.2 ${TLSI[$p:v12:cipher]:-?} ${TLSI[$p:v12:group]:-?}; certificate ${TLSI[$p:v13:cert]}"
+	done
+fi
+for p in $PEERS $RPEERS $TPEERS; do
 	[[ -n ${LOGTAIL[$p]:-} && $p == *proxyd* ]] || continue
 	echo
 	echo "== $p stderr (last lines) =="
@@ -1255,5 +1794,9 @@ if [[ " $PEERS " == *" proxyd "* ]]; then
 fi
 if [[ " $RPEERS " == *" r-proxyd "* ]]; then
 	[[ -z ${NA[r-proxyd]:-} && -n ${RPS[r-proxyd:100b]:-} ]] || die "proxyd did not complete the reverse benchmark"
+fi
+if [[ " $TPEERS " == *" t-proxyd "* ]]; then
+	[[ -z ${NA[t-proxyd]:-} && -n ${RPS[t-proxyd:ka]:-} && ${RPS[t-proxyd:hs]:-0} != 0 ]] ||
+		die "proxyd did not complete the TLS benchmark"
 fi
 exit 0
