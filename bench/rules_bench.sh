@@ -118,6 +118,8 @@ cleanup() {
 	exit "$rc"
 }
 trap cleanup EXIT
+# set -e ends the run at the first failing command: say which
+trap 'echo "rules_bench: line $LINENO failed (exit $?): $BASH_COMMAND" >&2' ERR
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
