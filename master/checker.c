@@ -5,6 +5,7 @@
  * checker that dies is started again, with backoff if it keeps dying.
  */
 #include "master/master.h"
+#include "common/clock.h"
 
 #include <errno.h>
 #include <grp.h>
@@ -26,15 +27,6 @@ static struct {
 	uint64_t respawn_at; /* ms; 0 = not waiting */
 	unsigned backoff;
 } ck;
-
-static uint64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static int
 drop(const struct health_check_heritage *h)
@@ -58,7 +50,7 @@ spawn(void)
 
 	if (pid < 0) {
 		log_error("health checker: fork: %s", strerror(errno));
-		ck.respawn_at = now_ms() + 1000;
+		ck.respawn_at = clock_mono_ms() + 1000;
 		return;
 	}
 	if (pid == 0) {
@@ -66,7 +58,7 @@ spawn(void)
 		health_check_main(&ck.h);
 	}
 	ck.pid = pid;
-	ck.started = now_ms();
+	ck.started = clock_mono_ms();
 	ck.respawn_at = 0;
 	log_info("health checker started (pid %d)", (int)pid);
 }
@@ -110,22 +102,23 @@ master_checker_reaped(pid_t pid, int status, int stopping)
 	ck.pid = 0;
 	if (stopping || !ck.h.area)
 		return 1;
-	ck.backoff = now_ms() - ck.started < 2000
+	ck.backoff = clock_mono_ms() - ck.started < 2000
 	                     ? (ck.backoff ? ck.backoff * 2 : 100)
 	                     : 0;
 	if (ck.backoff > BACKOFF_MAX_MS)
 		ck.backoff = BACKOFF_MAX_MS;
-	log_error("health checker (pid %d) %s %d; restarting in %u ms",
-	          (int)pid, WIFSIGNALED(status) ? "killed by signal" : "exited with status",
-	          WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status),
-	          ck.backoff);
-	ck.respawn_at = now_ms() + ck.backoff + 1;
+	log_error(
+	        "health checker (pid %d) %s %d; restarting in %u ms", (int)pid,
+	        WIFSIGNALED(status) ? "killed by signal" : "exited with status",
+	        WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status),
+	        ck.backoff);
+	ck.respawn_at = clock_mono_ms() + ck.backoff + 1;
 	return 1;
 }
 
 void
 master_checker_tick(void)
 {
-	if (ck.respawn_at && now_ms() >= ck.respawn_at && ck.h.area)
+	if (ck.respawn_at && clock_mono_ms() >= ck.respawn_at && ck.h.area)
 		spawn();
 }

@@ -6,6 +6,7 @@
  * (gracefully) or SIGTERM/SIGINT (now), reopen logs on SIGUSR1.
  */
 #include "master/master.h"
+#include "common/clock.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -55,21 +56,12 @@ static struct {
 	unsigned generation;
 	struct slot slots[MASTER_MAX_SLOTS];
 	struct shm_segment shm;
-	struct rules_area rules_area; /* the current generation's */
+	struct rules_area rules_area;       /* the current generation's */
 	struct backends_area backends_area; /* the same; base NULL: none */
 	int stopping;
 	uint64_t stop_deadline;
 	int foreground;
 } m;
-
-static uint64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 #define MASTER_STAT_INC(name)                                            \
 	__atomic_fetch_add(&shm_master_counters(&m.shm)[STAT_##name], 1, \
@@ -143,7 +135,7 @@ spawn(unsigned i)
 	m.slots[i] = (struct slot){.state = SLOT_RUNNING,
 	                           .pid = pid,
 	                           .generation = m.generation,
-	                           .started = now_ms(),
+	                           .started = clock_mono_ms(),
 	                           .backoff = m.slots[i].backoff,
 	                           .row = m.slots[i].row};
 	shm_slot_start(&m.shm, i, pid, m.generation);
@@ -206,7 +198,7 @@ static void
 worker_crashed(unsigned i, int status)
 {
 	struct slot *s = &m.slots[i];
-	uint64_t now = now_ms();
+	uint64_t now = clock_mono_ms();
 
 	MASTER_STAT_INC(worker_deaths);
 	if (now - s->started < CRASH_LOOP_MS)
@@ -254,7 +246,7 @@ reap_children(void)
 static void
 respawn_due(void)
 {
-	uint64_t now = now_ms();
+	uint64_t now = clock_mono_ms();
 	unsigned i;
 
 	master_checker_tick();
@@ -279,7 +271,8 @@ respawn_due(void)
 static void
 drain_except(unsigned keep)
 {
-	uint64_t kill_at = now_ms() + m.cfg->timeouts.drain + KILL_GRACE_MS;
+	uint64_t kill_at =
+	        clock_mono_ms() + m.cfg->timeouts.drain + KILL_GRACE_MS;
 	unsigned i;
 
 	for (i = 0; i < MASTER_MAX_SLOTS; i++) {
@@ -397,8 +390,8 @@ reload(void)
 		/* the old checker goes on writing the old area: put it back */
 		shm_backends_unmap(&m.backends_area);
 		if (publish_backends(&m.backends_area, &old_backends) == 0) {
-			master_checker_start(m.cfg, m.backends_area.base,
-			                     m.tls, m.uid, m.gid);
+			master_checker_start(m.cfg, m.backends_area.base, m.tls,
+			                     m.uid, m.gid);
 			shm_backends_unmap(&old_backends);
 		} else {
 			m.backends_area = old_backends;
@@ -415,8 +408,7 @@ reload(void)
 	}
 	drain_except(m.generation);
 	master_listeners_keep_only(m.fds, cfg->n_listens);
-	master_checker_start(m.cfg, m.backends_area.base, m.tls, m.uid,
-	                     m.gid);
+	master_checker_start(m.cfg, m.backends_area.base, m.tls, m.uid, m.gid);
 	/* the old workers have their own copies (fork) */
 	rules_free(old_rules);
 	tls_free(old_tls);
@@ -437,7 +429,7 @@ stop(int sig)
 	log_info("%s: stopping%s", strsignal(sig),
 	         sig == SIGQUIT ? " gracefully" : "");
 	m.stopping = 1;
-	m.stop_deadline = now_ms() + grace + KILL_GRACE_MS;
+	m.stop_deadline = clock_mono_ms() + grace + KILL_GRACE_MS;
 	master_checker_stop();
 	master_notify("STOPPING=1\nSTATUS=stopping");
 	signal_all(sig == SIGQUIT ? SIGQUIT : SIGTERM, 0, 1);
@@ -500,9 +492,9 @@ report_status(void)
 	struct shm_view v;
 	char err[128];
 
-	if (!getenv("NOTIFY_SOCKET") || now_ms() - last < 5000)
+	if (!getenv("NOTIFY_SOCKET") || clock_mono_ms() - last < 5000)
 		return;
-	last = now_ms();
+	last = clock_mono_ms();
 	if (shm_view_init(&v, m.shm.base, m.shm.size, err, sizeof(err)) < 0 ||
 	    shm_snapshot_take(&v, &snap) < 0)
 		return;
@@ -567,8 +559,7 @@ master_run(struct config *cfg, struct rules *rules, struct tls_set *tls,
 	    publish_backends(&m.backends_area, NULL) < 0 ||
 	    spawn_generation() < 0)
 		return 1;
-	master_checker_start(m.cfg, m.backends_area.base, m.tls, m.uid,
-	                     m.gid);
+	master_checker_start(m.cfg, m.backends_area.base, m.tls, m.uid, m.gid);
 	master_daemon_ready();
 	master_notify("READY=1\nMAINPID=%d\nSTATUS=serving with %u workers",
 	              (int)getpid(), m.cfg->workers);
@@ -578,7 +569,7 @@ master_run(struct config *cfg, struct rules *rules, struct tls_set *tls,
 		if (!m.stopping) {
 			respawn_due();
 			report_status();
-		} else if (now_ms() >= m.stop_deadline)
+		} else if (clock_mono_ms() >= m.stop_deadline)
 			signal_all(SIGKILL, 0, 1);
 	}
 	close(sfd);

@@ -28,12 +28,12 @@ layout(struct shm_backends_header *h, const struct config *cfg, unsigned rows)
 	h->n_servers = cfg->n_servers;
 	h->n_rows = rows;
 	h->backends_off = align64(sizeof(*h));
-	h->servers_off = align64(h->backends_off + (uint64_t)cfg->n_backends *
-	                                                   sizeof(struct
-	                                                          shm_backend));
-	h->rows_off = align64(h->servers_off +
-	                      (uint64_t)cfg->n_servers *
-	                              sizeof(struct shm_server));
+	h->servers_off =
+	        align64(h->backends_off +
+	                (uint64_t)cfg->n_backends * sizeof(struct shm_backend));
+	h->rows_off =
+	        align64(h->servers_off +
+	                (uint64_t)cfg->n_servers * sizeof(struct shm_server));
 	h->size = h->rows_off + (uint64_t)rows * cfg->n_servers *
 	                                sizeof(struct shm_server_row);
 	h->master_pid = getpid();

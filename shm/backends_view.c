@@ -48,11 +48,10 @@ layout_ok(const struct shm_backends_header *h, size_t size)
 	       h->n_backends <= MAX_SERVERS &&
 	       h->n_rows <= SHM_BACKENDS_MAX_ROWS &&
 	       h->backends_off >= sizeof(*h) && h->backends_off % 8 == 0 &&
-	       h->backends_off <= size &&
-	       b <= size - h->backends_off && h->servers_off % 8 == 0 &&
-	       h->servers_off <= size && s <= size - h->servers_off &&
-	       h->rows_off % 8 == 0 && h->rows_off <= size &&
-	       r <= size - h->rows_off;
+	       h->backends_off <= size && b <= size - h->backends_off &&
+	       h->servers_off % 8 == 0 && h->servers_off <= size &&
+	       s <= size - h->servers_off && h->rows_off % 8 == 0 &&
+	       h->rows_off <= size && r <= size - h->rows_off;
 }
 
 int
@@ -131,9 +130,8 @@ shm_backends_view_sum(const struct shm_backends_view *v, unsigned i,
 
 	memset(sum, 0, sizeof(*sum));
 	for (r = 0; r < v->h->n_rows; r++) {
-		const struct shm_server_row *x = &rows[(size_t)r *
-		                                               v->h->n_servers +
-		                                       i];
+		const struct shm_server_row *x =
+		        &rows[(size_t)r * v->h->n_servers + i];
 
 		sum->active += __atomic_load_n(&x->active, __ATOMIC_RELAXED);
 		sum->requests +=

@@ -3,6 +3,7 @@
  * pointer to their slot's counters and never call in here.
  */
 #include "shm/shm.h"
+#include "common/clock.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -36,15 +37,6 @@ static uint64_t
 align_line(uint64_t n)
 {
 	return (n + SHM_LINE - 1) & ~(uint64_t)(SHM_LINE - 1);
-}
-
-static uint64_t
-unix_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 static void
@@ -83,7 +75,7 @@ fill(void *base, unsigned n_slots)
 		d[i].kind = counter_table[i].kind;
 	}
 	h->master_pid = getpid();
-	h->start_time = unix_ms();
+	h->start_time = clock_unix_ms();
 	h->generation = 1;
 }
 
@@ -178,7 +170,7 @@ shm_slot_start(const struct shm_segment *seg, unsigned i, pid_t pid,
 	write_begin(h);
 	s->pid = pid;
 	s->generation = generation;
-	s->start_time = unix_ms();
+	s->start_time = clock_unix_ms();
 	s->heartbeat = s->start_time;
 	__atomic_store_n(&s->state, SHM_SLOT_RUNNING, __ATOMIC_RELAXED);
 	write_end(h);

@@ -10,6 +10,7 @@
  * checker, which reads every row, takes the server out for all of them.
  */
 #include "worker/backend.h"
+#include "common/clock.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -25,15 +26,6 @@ struct backend_state backends;
 
 /* Counters of servers when there is no area (never with a master). */
 static struct shm_server_row *own_rows;
-
-static uint64_t
-unix_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static void
 row_add(uint64_t *p, uint64_t n)
@@ -100,7 +92,8 @@ backend_init(const struct config *cfg, void *area, unsigned row)
 	memset(&backends, 0, sizeof(backends));
 	backends.n_backends = cfg->n_backends;
 	backends.n_servers = cfg->n_servers;
-	backends.rng = (uint64_t)getpid() * 0x9e3779b97f4a7c15ULL ^ unix_ms();
+	backends.rng =
+	        (uint64_t)getpid() * 0x9e3779b97f4a7c15ULL ^ clock_unix_ms();
 	if (cfg->n_backends == 0)
 		return 0;
 	backends.b = calloc(cfg->n_backends, sizeof(*backends.b));
@@ -217,7 +210,7 @@ backend_failure(struct session *s)
 	r = &backends.row[s->server];
 	row_add(&r->failures, 1);
 	row_add(&r->fail_streak, 1);
-	row_set(&r->last_fail, unix_ms());
+	row_set(&r->last_fail, clock_unix_ms());
 }
 
 struct event_timer_queue *

@@ -20,9 +20,9 @@ struct backend_rt {
 	const struct config_backend *cfg;
 	struct event_timer_queue q_connect;
 	struct event_timer_queue q_response;
-	uint64_t *ring;     /* hash: sorted (point << 16 | server) */
+	uint64_t *ring; /* hash: sorted (point << 16 | server) */
 	unsigned ring_len;
-	unsigned rr_next;   /* leastconn / random tie-breaking */
+	unsigned rr_next; /* leastconn / random tie-breaking */
 };
 
 /* One server as this worker runs it. */

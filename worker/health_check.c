@@ -16,6 +16,7 @@
  * traffic, nothing else to serve.
  */
 #include "worker/health_check.h"
+#include "common/clock.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -76,24 +77,6 @@ on_term(int sig)
 	stop = 1;
 }
 
-static uint64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static uint64_t
-unix_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static const struct config_backend *
 backend_of(unsigned i)
 {
@@ -129,7 +112,7 @@ set_state(unsigned i, enum shm_server_state st, enum shm_check_result why)
 
 	if (sv->state == (uint32_t)st)
 		return;
-	__atomic_store_n(&sv->last_change, unix_ms(), __ATOMIC_RELAXED);
+	__atomic_store_n(&sv->last_change, clock_unix_ms(), __ATOMIC_RELAXED);
 	__atomic_store_n(&sv->changes, sv->changes + 1, __ATOMIC_RELAXED);
 	__atomic_store_n(&sv->state, (uint32_t)st, __ATOMIC_RELEASE);
 	if (st == SHM_SERVER_DOWN)
@@ -164,13 +147,13 @@ probe_done(unsigned i, enum shm_check_result r, unsigned status)
 	struct probe *p = &probes[i];
 	const struct config_backend *b = backend_of(i);
 	struct shm_server *sv = &servers[i];
-	uint64_t now = mono_ms();
+	uint64_t now = clock_mono_ms();
 
 	probe_close(p);
 	p->next_at = now + b->check_interval;
 	sv->result = r;
 	sv->last_status = status;
-	sv->last_check = unix_ms();
+	sv->last_check = clock_unix_ms();
 	sv->check_ms = now - p->started;
 	if (r == SHM_CHECK_OK) {
 		p->runs_ok++;
@@ -194,7 +177,7 @@ probe_start(unsigned i)
 	const struct config_server *cs = &cfg->servers[i];
 	const char *check = backend_of(i)->check, *sp;
 
-	p->started = mono_ms();
+	p->started = clock_mono_ms();
 	p->deadline = p->started + backend_of(i)->check_timeout;
 	p->resp_len = p->sent = p->req_len = 0;
 	if (strcmp(check, "tcp") != 0 && (sp = strchr(check, ' ')))
@@ -394,7 +377,7 @@ passive(unsigned i, uint64_t now)
 	if (sv->state == SHM_SERVER_DOWN) {
 		/* without active checks, nothing else would bring it back */
 		if (strcmp(b->check, "off") == 0 &&
-		    unix_ms() >= sv->last_change + b->check_interval) {
+		    clock_unix_ms() >= sv->last_change + b->check_interval) {
 			sv->result = SHM_CHECK_NONE;
 			set_state(i, SHM_SERVER_UP, SHM_CHECK_NONE);
 		}
@@ -421,7 +404,7 @@ passive(unsigned i, uint64_t now)
 static void
 tick(struct pollfd *pfd, unsigned *map)
 {
-	uint64_t now = mono_ms();
+	uint64_t now = clock_mono_ms();
 	unsigned i, n = 0;
 	int wait = TICK_MS, rc;
 
@@ -446,10 +429,11 @@ tick(struct pollfd *pfd, unsigned *map)
 	for (i = 0; rc > 0 && i < n; i++)
 		if (pfd[i].revents)
 			probe_step(map[i]);
-	now = mono_ms();
+	now = clock_mono_ms();
 	for (i = 0; i < cfg->n_servers; i++)
 		passive(i, now);
-	__atomic_store_n(&hdr->checker_heartbeat, unix_ms(), __ATOMIC_RELAXED);
+	__atomic_store_n(&hdr->checker_heartbeat, clock_unix_ms(),
+	                 __ATOMIC_RELAXED);
 }
 
 void
@@ -494,9 +478,10 @@ health_check_main(const struct health_check_heritage *h)
 	for (i = 0; i < cfg->n_servers; i++) {
 		probes[i].fd = -1;
 		/* spread the first checks over the interval */
-		probes[i].next_at = mono_ms() + (backend_of(i)->check_interval *
-		                                 i / (cfg->n_servers + 1)) %
-		                                        1000;
+		probes[i].next_at =
+		        clock_mono_ms() + (backend_of(i)->check_interval * i /
+		                           (cfg->n_servers + 1)) %
+		                                  1000;
 	}
 	while (!stop)
 		tick(pfd, map);

@@ -88,6 +88,16 @@ http_head_putu(struct buf *out, uint64_t v)
 	return http_head_put(out, p, (size_t)(digits + sizeof(digits) - p));
 }
 
+int
+http_head_content_length(struct buf *out, uint64_t n)
+{
+	return http_head_puts(out, "Content-Length: ") < 0 ||
+	                       http_head_putu(out, n) < 0 ||
+	                       http_head_put(out, "\r\n", 2) < 0
+	               ? -1
+	               : 0;
+}
+
 /* "Name: value\r\n" */
 int
 http_head_field(struct buf *out, const char *name, const char *v, size_t n)

@@ -175,13 +175,7 @@ proxy_request_framing_fields(struct session *s, struct buf *out, const char *b)
 	unsigned from = 0;
 
 	if (s->reqb.in == BODY_LENGTH)
-		return http_head_puts(out, "Content-Length: ") < 0 ||
-		                       http_head_putu(out,
-		                                      s->req.content_length) <
-		                               0 ||
-		                       http_head_put(out, "\r\n", 2) < 0
-		               ? -1
-		               : 0;
+		return http_head_content_length(out, s->req.content_length);
 	if (s->reqb.in != BODY_CHUNKED)
 		return 0;
 	/* Keep the codings the client applied; we re-chunk the body. */

@@ -131,13 +131,7 @@ framing_field(struct session *s, struct buf *out, const char *b)
 	}
 	/* length bodies, and HEAD and 304 answers (never with chunked) */
 	if ((s->resp.flags & HTTP_F_CL) && s->respb.out != BODY_CHUNKED)
-		return http_head_puts(out, "Content-Length: ") < 0 ||
-		                       http_head_putu(out,
-		                                      s->resp.content_length) <
-		                               0 ||
-		                       http_head_put(out, "\r\n", 2) < 0
-		               ? -1
-		               : 0;
+		return http_head_content_length(out, s->resp.content_length);
 	return 0;
 }
 

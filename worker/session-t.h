@@ -96,7 +96,7 @@ struct session {
 	struct body respb;
 	char host[SESSION_HOST_MAX];
 	uint16_t port;
-	struct http_span path; /* origin-form target, in cli.in */
+	struct http_span path;      /* origin-form target, in cli.in */
 	struct http_span authority; /* reverse, absolute-form: host[:port] */
 	char pool_key[SESSION_HOST_MAX + 16];
 	struct dns_query *dnsq;
@@ -143,16 +143,16 @@ struct session {
 	unsigned expect_answered : 1; /* we sent the 100: drop Expect */
 	char *retry_head;             /* request head kept for one retry */
 	size_t retry_len;
-	unsigned no_pool : 1;           /* retrying: a fresh connection */
+	unsigned no_pool : 1; /* retrying: a fresh connection */
 	/* reverse proxying (worker/reverse.c) */
-	int backend;         /* index in cfg->backends; -1: forward */
-	int server;          /* index in cfg->servers; -1: none yet */
-	unsigned attempts;   /* servers tried for this request */
+	int backend;           /* index in cfg->backends; -1: forward */
+	int server;            /* index in cfg->servers; -1: none yet */
+	unsigned attempts;     /* servers tried for this request */
 	uint64_t balance_hash; /* balance = hash: the request's key */
 	uint8_t tried[CONFIG_MAX_SERVERS / 8]; /* which */
-	unsigned on_server : 1;   /* counted in its server's active */
-	unsigned upgrade : 1;     /* an Upgrade the route allows */
-	unsigned pp_done : 1;     /* PROXY header read, or none expected */
+	unsigned on_server : 1;    /* counted in its server's active */
+	unsigned upgrade : 1;      /* an Upgrade the route allows */
+	unsigned pp_done : 1;      /* PROXY header read, or none expected */
 	unsigned up_handshake : 1; /* TLS handshake with the server */
 	struct sockaddr_storage client; /* peer, or what trusted XFF says */
 	struct access_log_req *log_req; /* worker/access_log.h */

@@ -137,6 +137,7 @@ int http_head_copy_fields(struct buf *out, const struct http_msg *m,
 int http_head_put(struct buf *out, const char *s, size_t n);
 int http_head_puts(struct buf *out, const char *s);
 int http_head_putu(struct buf *out, uint64_t v);
+int http_head_content_length(struct buf *out, uint64_t n);
 int http_head_field(struct buf *out, const char *name, const char *v, size_t n);
 int http_head_printf(struct buf *out, const char *fmt, ...)
         __attribute__((format(printf, 2, 3)));
