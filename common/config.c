@@ -1270,6 +1270,15 @@ finish_tls(struct loader *ld)
 			            "need tls = on",
 			            l->name);
 	}
+	for (i = 0; i < cfg->n_backends; i++) {
+		const struct config_backend *b = &cfg->backends[i];
+
+		if (!b->tls_client_cert[0] != !b->tls_client_key[0])
+			return fail(ld, b->line,
+			            "[backend %s]: tls_client_cert and "
+			            "tls_client_key go together",
+			            b->name);
+	}
 	for (i = 0; i < cfg->n_certs; i++)
 		if (!cfg->listens[cfg->certs[i].listen].tls)
 			return fail(ld, cfg->certs[i].line,

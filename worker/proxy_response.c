@@ -258,8 +258,10 @@ response_head(struct session *s)
 	if (!buffered(s->up.in)) {
 		if (s->up.eof && s->retry_head && s->up.nread == 0)
 			return upstream_retry(s);
-		if (s->up.eof && s->backend >= 0)
+		if (s->up.eof && s->backend >= 0) {
+			(void)tls_upstream_refused(s); /* logs and counts */
 			backend_failure(s);
+		}
 		if (s->up.eof)
 			http_error_send(s, 502, "upstream closed, no response");
 		return 0;

@@ -25,6 +25,7 @@
 struct side {
 	struct event_io io;
 	SSL *ssl; /* TLS on this socket (worker/tls_io.c), or NULL */
+	unsigned long tls_error; /* OpenSSL's reason for a failed read */
 	struct buf *in;
 	struct buf *out;
 	unsigned readable : 1; /* epoll said so and no EAGAIN since */

@@ -96,6 +96,7 @@ int tls_handshake_step(struct session *s);
 void tls_handshake_timeout(struct session *s);
 int tls_upstream_begin(struct session *s);
 int tls_upstream_step(struct session *s);
+int tls_upstream_refused(struct session *s);
 ssize_t tls_read(struct side *sd, void *p, size_t n);
 ssize_t tls_write(struct side *sd, const void *p, size_t n);
 void tls_shutdown_write(struct side *sd);

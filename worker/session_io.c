@@ -144,6 +144,7 @@ side_reset(struct side *sd, int fd, void *owner)
 	sd->io.events = 0;
 	sd->readable = sd->writable = 0;
 	sd->eof = sd->shut = sd->failed = sd->hup = 0;
+	sd->tls_error = 0;
 	sd->nread = sd->nwritten = 0;
 }
 

@@ -278,11 +278,32 @@ tls_read(struct side *sd, void *p, size_t n)
 			errno = ECONNRESET;
 		ERR_clear_error();
 		return -1;
-	default: /* a protocol error, or EOF without close_notify */
+	default: /* a protocol error (an alert), or EOF without close_notify */
+		sd->tls_error = ERR_peek_last_error();
 		ERR_clear_error();
 		errno = EPROTO;
 		return -1;
 	}
+}
+
+/* A server that refused us after our side of the handshake was done
+ * (TLS 1.3: a client certificate it does not accept) says so in an
+ * alert on the first read: name it, and count it as a handshake
+ * failure.  1 if that is what happened. */
+int
+tls_upstream_refused(struct session *s)
+{
+	char why[256];
+
+	if (!s->up.ssl || !s->up.tls_error || s->up.nread != 0)
+		return 0;
+	ERR_error_string_n(s->up.tls_error, why, sizeof(why));
+	STATS_INC(tls_upstream_failures);
+	log_error("backend %s: server %s: TLS handshake refused by the "
+	          "server: %s",
+	          backends.b[s->backend].cfg->name,
+	          worker.cfg->servers[s->server].name, why);
+	return 1;
 }
 
 ssize_t

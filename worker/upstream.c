@@ -252,6 +252,8 @@ upstream_release(struct session *s, int reusable)
 int
 upstream_retry(struct session *s)
 {
+	if (s->backend >= 0 && tls_upstream_refused(s))
+		return reverse_failover(s, 502, "TLS handshake refused");
 	if (s->backend >= 0 && !s->up_reused)
 		return reverse_failover(s, 502, "closed without answering");
 	log_debug("%s:%u: pooled connection closed; retrying", s->host,

@@ -2153,6 +2153,233 @@ START_TEST(large_bodies_over_tls)
 }
 END_TEST
 
+/* ---- mutual TLS to a backend ---------------------------------------- */
+
+/* The client certificate proxyd shows its backends (the test CA's). */
+static struct harness_cert cert_client = {
+        .name = "client", .cn = "proxyd-client", .issuer = "ca"};
+
+/* GET path with Host: host through the plain listener on proxy.port, as
+ * get_host does; the status (-1 when no response came). */
+static int
+get_path(const char *host, const char *path, char *body, size_t cap)
+{
+	struct harness_conn *c = calloc(1, sizeof(*c));
+	struct harness_resp r;
+	int st;
+
+	HCHECK(c != NULL, "calloc");
+	HCHECK(harness_conn_open(c, proxy.port) == 0, "connect");
+	HCHECK(harness_conn_sendf(c,
+	                          "GET %s HTTP/1.1\r\nHost: %s\r\n"
+	                          "Connection: close\r\n\r\n",
+	                          path, host) == 0,
+	       "send");
+	if (harness_conn_response(c, &r, 0, slow(HARNESS_WAIT_MS)) == 0) {
+		st = r.status;
+		snprintf(body, cap, "%.*s", (int)r.body_len,
+		         r.body ? r.body : "");
+		harness_resp_free(&r);
+	} else {
+		st = -1;
+		snprintf(body, cap, "no response: %s", r.error);
+	}
+	harness_conn_close(c);
+	free(c);
+	return st;
+}
+
+/* The PKI, the client certificate, and a TLS origin (-n mtls) with a
+ * certificate for 127.0.0.1 that wants a client certificate the test CA
+ * signed (-A); TLS 1.2 at most with tls12 (-2). */
+static void
+mtls_origin_up(struct harness_origin *o, int tls12)
+{
+	static struct harness_cert ip = {.name = "origin-ip",
+	                                 .cn = "127.0.0.1",
+	                                 .san = "IP:127.0.0.1",
+	                                 .issuer = "ca"};
+	const char *args[] = {"-n", "mtls", "-C", NULL, "-K",
+	                      NULL, "-A",   NULL, NULL, NULL};
+	struct harness_run r;
+	char url[96];
+
+	pki();
+	make(&ip);
+	make(&cert_client);
+	args[3] = ip.cert;
+	args[5] = ip.key;
+	args[7] = ca.cert;
+	args[8] = tls12 ? "-2" : NULL;
+	HCHECK(harness_origin_start_args(o, 1, args) == 0,
+	       "TLS origin with -A did not start");
+	/* the origin itself: no client certificate, no answer */
+	snprintf(url, sizeof(url), "https://127.0.0.1:%d/clientcert", o->port);
+	memset(&r, 0, sizeof(r));
+	harness_curl(&r, CURL_S, "--cacert", ca.cert, url, NULL);
+	HCHECK(r.code != 0 && strstr(r.out, "proxyd-client") == NULL,
+	       "the -A origin answered a client without a certificate: exit "
+	       "%d \"%s\"",
+	       r.code, r.out);
+	harness_run_free(&r);
+	/* and with one, it names it */
+	memset(&r, 0, sizeof(r));
+	harness_curl(&r, CURL_S, "--cacert", ca.cert, "--cert",
+	             cert_client.cert, "--key", cert_client.key, url, NULL);
+	HCHECK(r.code == 0 && strcmp(r.out, "proxyd-client\n") == 0,
+	       "the -A origin with curl's client certificate: exit %d \"%s\": "
+	       "%s",
+	       r.code, r.out, r.err);
+	harness_run_free(&r);
+}
+
+/* tls_client_cert/tls_client_key: the backend server asks for a client
+ * certificate and gets proxyd's, pooled or not (resumed sessions keep
+ * it). */
+START_TEST(backend_tls_mutual)
+{
+	struct harness_origin o;
+	char body[1024];
+	uint64_t hs;
+	int i, st;
+
+	mtls_origin_up(&o, 0);
+	proxy_init();
+	start(NULL,
+	      PLAIN_LISTENER
+	      "[backend mtls]\nserver = 127.0.0.1:%d tls\ntls_ca = %s\n"
+	      "tls_client_cert = %s\ntls_client_key = %s\n"
+	      "[backend fresh]\nserver = 127.0.0.1:%d tls\ntls_ca = %s\n"
+	      "tls_client_cert = %s\ntls_client_key = %s\nkeepalive = 0\n"
+	      "[route fresh]\nhost = fresh.test\nbackend = fresh\n",
+	      proxy.port, "mtls", o.port, ca.cert, cert_client.cert,
+	      cert_client.key, o.port, ca.cert, cert_client.cert,
+	      cert_client.key);
+	st = get_path("m.test", "/clientcert", body, sizeof(body));
+	HCHECK(st == 200 && strcmp(body, "proxyd-client\n") == 0,
+	       "mutual TLS: %d, the origin saw \"%.200s\"", st, body);
+	st = get_path("m.test", "/whoami", body, sizeof(body));
+	HCHECK(st == 200 && strcmp(body, "mtls\n") == 0,
+	       "mutual TLS, /whoami: %d \"%.200s\"", st, body);
+	/* a handshake each: the later ones resume, and still identify */
+	for (i = 0; i < REUSE_REQS; i++) {
+		st = get_path("fresh.test", "/clientcert", body, sizeof(body));
+		HCHECK(st == 200 && strcmp(body, "proxyd-client\n") == 0,
+		       "mutual TLS without a pool, request %d: %d \"%.200s\"",
+		       i, st, body);
+	}
+	hs = stat_reaches("tls_upstream_handshakes", REUSE_REQS + 1);
+	HCHECK(stat_total("tls_upstream_resumptions") >= 1,
+	       "no backend session resumed in %llu mutual TLS handshakes",
+	       (unsigned long long)hs);
+	HCHECK(stat_total("tls_upstream_failures") == 0, "failures counted");
+}
+END_TEST
+
+/* The same server, a backend with no client certificate: the server
+ * ends the handshake, the client gets a 502, the error log says why and
+ * the failure is counted.  With TLS 1.2 the refusal (an alert) ends the
+ * client's handshake; with TLS 1.3 the client's side of the handshake is
+ * over when it sends its (empty) Certificate, and the alert comes on its
+ * first read.  Both are a failed TLS handshake with the server. */
+static void
+no_client_cert(int tls12)
+{
+	struct harness_origin o;
+	char body[1024], log[16384];
+	int st;
+
+	mtls_origin_up(&o, tls12);
+	proxy_init();
+	start(NULL,
+	      PLAIN_LISTENER
+	      "[backend nocert]\nserver = 127.0.0.1:%d tls\ntls_ca = %s\n"
+	      "retries = 0\n",
+	      proxy.port, "nocert", o.port, ca.cert);
+	st = get_path("n.test", "/clientcert", body, sizeof(body));
+	HCHECK(st == 502, "TLS 1.%d, no client certificate: %d \"%.200s\"",
+	       tls12 ? 2 : 3, st, body);
+	HCHECK(file_has(proxy.stderr_log, "TLS handshake", log, sizeof(log)) ||
+	               file_has(proxy.error_log, "TLS handshake", log,
+	                        sizeof(log)),
+	       "TLS 1.%d, a server that refused our missing client "
+	       "certificate: no \"TLS handshake\" in the error log:\n%s",
+	       tls12 ? 2 : 3, log);
+	HCHECK(strstr(log, "backend nocert") != NULL,
+	       "the TLS handshake line does not name the backend:\n%s", log);
+	stat_reaches("tls_upstream_failures", 1);
+	/* and the same again: no stale connection or session answers */
+	st = get_path("n.test", "/clientcert", body, sizeof(body));
+	HCHECK(st == 502, "no client certificate, again: %d \"%.200s\"", st,
+	       body);
+}
+
+START_TEST(backend_tls_mutual_no_client_cert_tls12)
+{
+	no_client_cert(1);
+}
+END_TEST
+
+START_TEST(backend_tls_mutual_no_client_cert)
+{
+	no_client_cert(0);
+}
+END_TEST
+
+/* proxyd -t: a tls_client_key that is not tls_client_cert's key. */
+START_TEST(config_test_client_key_mismatch)
+{
+	const char *argv[] = {proxyd_bin(), "-t", "-c", proxy.conf, NULL};
+	struct harness_run r;
+	char where[PATH_MAX + 64];
+
+	pki();
+	make(&cert_client);
+	proxy_init();
+	/* [backend mtls] at line LISTEN_LINE + 4, after the listener */
+	conf(NULL,
+	     PLAIN_LISTENER
+	     "[backend mtls]\nserver = 127.0.0.1:9 tls\ntls_ca = %s\n"
+	     "tls_client_cert = %s\ntls_client_key = %s\n",
+	     proxy.port, "mtls", ca.cert, cert_client.cert, cert_a.key);
+	memset(&r, 0, sizeof(r));
+	r.argv = argv;
+	r.timeout_ms = 20000;
+	harness_run(&r);
+	r.argv = NULL;
+	snprintf(where, sizeof(where), "%s:%d: [backend mtls] tls_client_cert",
+	         proxy.conf, LISTEN_LINE + 4);
+	HCHECK(r.code == 1,
+	       "a client key of another certificate: proxyd -t "
+	       "exit %d:\n%s%s",
+	       r.code, r.out, r.err);
+	HCHECK(strstr(r.err, "[backend mtls] tls_client_cert") != NULL,
+	       "no \"[backend mtls] tls_client_cert\" in what proxyd -t "
+	       "said:\n%s",
+	       r.err);
+	HCHECK(strstr(r.err, where) != NULL,
+	       "no \"%s\" in what proxyd -t said:\n%s", where, r.err);
+	HCHECK(strstr(r.err, cert_client.cert) != NULL,
+	       "the file is not named in what proxyd -t said:\n%s", r.err);
+	harness_run_free(&r);
+
+	/* and the matching key passes */
+	conf(NULL,
+	     PLAIN_LISTENER
+	     "[backend mtls]\nserver = 127.0.0.1:9 tls\ntls_ca = %s\n"
+	     "tls_client_cert = %s\ntls_client_key = %s\n",
+	     proxy.port, "mtls", ca.cert, cert_client.cert, cert_client.key);
+	memset(&r, 0, sizeof(r));
+	r.argv = argv;
+	r.timeout_ms = 20000;
+	harness_run(&r);
+	r.argv = NULL;
+	HCHECK(r.code == 0, "a matching client key refused: exit %d\n%s%s",
+	       r.code, r.out, r.err);
+	harness_run_free(&r);
+}
+END_TEST
+
 static Suite *
 tls_suite(void)
 {
@@ -2190,6 +2417,10 @@ tls_suite(void)
 	tcase_add_test(tc, handshake_timeout_and_not_tls);
 	tcase_add_test(tc, client_refuses_certificate);
 	tcase_add_test(tc, large_bodies_over_tls);
+	tcase_add_test(tc, backend_tls_mutual);
+	tcase_add_test(tc, backend_tls_mutual_no_client_cert_tls12);
+	tcase_add_test(tc, backend_tls_mutual_no_client_cert);
+	tcase_add_test(tc, config_test_client_key_mismatch);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1,13 +1,17 @@
 /*
  * origin: the HTTP/1.1 origin server the integration suites put behind
- * proxyd.  `origin -p PORT_FILE [-t [-C CERT -K KEY]] [-n NAME] [-l PORT]
- * [-P] [-H FILE]`
+ * proxyd.  `origin -p PORT_FILE [-t [-C CERT -K KEY] [-A CAFILE] [-2]]
+ * [-n NAME] [-l PORT] [-P] [-H FILE]`
  * listens on an ephemeral 127.0.0.1 port, writes the port into PORT_FILE
  * once listening, and serves until SIGTERM.
  *
  *   -t        TLS, with a self-signed certificate made at start-up
  *   -C CERT   with -t: serve this certificate chain (PEM, leaf first)
  *   -K KEY    and this key (PEM) instead; both or neither
+ *   -A CAFILE with -t: mutual TLS; every client must show a certificate
+ *             that CAFILE (PEM) verifies, or its handshake fails
+ *   -2        with -t: TLS 1.2 at most (a refused client certificate then
+ *             fails the client's handshake, not its first read)
  *   -n NAME   every response carries "X-Origin: NAME" (but the broken
  *             ones of /malformed and /smuggle), and GET /whoami answers
  *             "NAME\n": which of several backends served
@@ -40,6 +44,8 @@
  *   GET /proxy       "src=IP:PORT dst=IP:PORT\n" from this connection's
  *                    PROXY header (IPv6 as [IP]:PORT), "local\n" for
  *                    LOCAL/UNKNOWN/UNSPEC, "none\n" without -P
+ *   GET /clientcert  "CN\n": the subject CN of the client certificate
+ *                    this connection verified (-A), "none\n" without one
  *   GET /ws          a WebSocket upgrade (101), then an echo of every frame
  *                    until a close (tests/support/origin/ws.c); 400
  *                    without the upgrade fields
@@ -74,16 +80,43 @@
 
 /* tests/support/origin/tls.c (not in origin.h, which stays as it is) */
 SSL_CTX *origin_tls_from_files(const char *cert, const char *key);
+int origin_tls_require_client(SSL_CTX *ctx, const char *ca);
+void origin_tls_client_cn(SSL *ssl, char *out, size_t cap);
 
 static SSL_CTX *origin_tls;
 static int origin_want_tls;
 static const char *origin_cert, *origin_key; /* -C, -K */
+static const char *origin_client_ca;         /* -A */
+static int origin_tls12;                     /* -2 */
 static atomic_int origin_threads;
 
 struct origin_options origin_opts;
 atomic_ulong origin_served;
 
 /* ---- connections --------------------------------------------------- */
+
+/* GET /clientcert (here, not in response.c: origin.h stays as it is):
+ * 1 when the path is it (*rc as for origin_dispatch), else 0. */
+static int
+client_cert_dispatch(struct origin_conn *c, struct origin_req *r, int *rc)
+{
+	static const char name[] = "/clientcert";
+	size_t k = sizeof(name) - 1;
+	char cn[256], msg[260];
+
+	if (strncmp(r->path, name, k) != 0 ||
+	    (r->path[k] != '\0' && r->path[k] != '?'))
+		return 0;
+	atomic_fetch_add(&origin_served, 1);
+	if (origin_body_drain(c, r) < 0) {
+		*rc = -1;
+		return 1;
+	}
+	origin_tls_client_cn(c->ssl, cn, sizeof(cn));
+	snprintf(msg, sizeof(msg), "%s\n", cn);
+	*rc = origin_send_simple(c, r, 200, msg);
+	return 1;
+}
 
 static int
 serve_one(struct origin_conn *c)
@@ -105,7 +138,8 @@ serve_one(struct origin_conn *c)
 		return -1;
 	}
 	/* r.path points into scratch; keep it until the reply is sent */
-	rc = origin_dispatch(c, &r);
+	if (!client_cert_dispatch(c, &r, &rc))
+		rc = origin_dispatch(c, &r);
 	free(scratch);
 	return rc < 0 || !r.keep_alive ? -1 : 0;
 }
@@ -241,8 +275,9 @@ serve(int lfd, int sfd)
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: origin -p PORT_FILE [-t [-C CERT -K KEY]] "
-	                "[-n NAME] [-l PORT] [-P] [-H FILE]\n");
+	fprintf(stderr,
+	        "usage: origin -p PORT_FILE [-t [-C CERT -K KEY] "
+	        "[-A CAFILE] [-2]] [-n NAME] [-l PORT] [-P] [-H FILE]\n");
 	exit(2);
 }
 
@@ -283,7 +318,7 @@ main(int argc, char **argv)
 	sigset_t set;
 	int opt, lfd, sfd, port = 0, rc;
 
-	while ((opt = getopt(argc, argv, "p:tn:l:PH:C:K:")) != -1) {
+	while ((opt = getopt(argc, argv, "p:tn:l:PH:C:K:A:2")) != -1) {
 		if (opt == 'p')
 			port_file = optarg;
 		else if (opt == 't')
@@ -300,12 +335,17 @@ main(int argc, char **argv)
 			origin_cert = optarg;
 		else if (opt == 'K')
 			origin_key = optarg;
+		else if (opt == 'A')
+			origin_client_ca = optarg;
+		else if (opt == '2')
+			origin_tls12 = 1;
 		else
 			usage();
 	}
 	if (port_file == NULL || optind != argc ||
 	    (origin_cert == NULL) != (origin_key == NULL) ||
-	    (origin_cert != NULL && !origin_want_tls))
+	    (origin_cert != NULL && !origin_want_tls) ||
+	    ((origin_client_ca != NULL || origin_tls12) && !origin_want_tls))
 		usage();
 	signal(SIGPIPE, SIG_IGN);
 	/* blocked before any thread exists, so only the signalfd sees them */
@@ -319,6 +359,16 @@ main(int argc, char **argv)
 	                                                origin_cert, origin_key)
 	                                      : origin_tls_new()) == NULL) {
 		fprintf(stderr, "origin: cannot set up TLS\n");
+		return 1;
+	}
+	if (origin_client_ca != NULL &&
+	    origin_tls_require_client(origin_tls, origin_client_ca) < 0) {
+		fprintf(stderr, "origin: cannot use -A %s\n", origin_client_ca);
+		return 1;
+	}
+	if (origin_tls12 &&
+	    SSL_CTX_set_max_proto_version(origin_tls, TLS1_2_VERSION) != 1) {
+		fprintf(stderr, "origin: cannot use -2\n");
 		return 1;
 	}
 	lfd = listen_on(&port);

@@ -2,7 +2,9 @@
  * The test origin's TLS (-t): a key and a self-signed certificate made in
  * memory at start-up, so no key file is kept in the tree or left behind;
  * or, with -C CERT -K KEY, a chain and key a test made (PEM files), so a
- * proxy that verifies its backends can be shown a certificate it trusts.
+ * proxy that verifies its backends can be shown a certificate it trusts;
+ * with -A CAFILE as well, mutual TLS: a client certificate signed by
+ * CAFILE is required, and GET /clientcert names it (origin.c).
  */
 #include <stdio.h>
 
@@ -17,6 +19,8 @@
 /* Declared here and in origin.c, which alone calls it (origin.h is the
  * parts' shared header and stays as it is). */
 SSL_CTX *origin_tls_from_files(const char *cert, const char *key);
+int origin_tls_require_client(SSL_CTX *ctx, const char *ca);
+void origin_tls_client_cn(SSL *ssl, char *out, size_t cap);
 
 /* ---- key and certificate ------------------------------------------- */
 
@@ -90,4 +94,48 @@ origin_tls_from_files(const char *cert, const char *key)
 	if (ctx == NULL)
 		ERR_print_errors_fp(stderr);
 	return ctx;
+}
+
+/* ---- client certificates (-A) -------------------------------------- */
+
+/* Every handshake must show a client certificate that CAFILE's
+ * certificates verify; without one it fails (an alert).  0 or -1. */
+int
+origin_tls_require_client(SSL_CTX *ctx, const char *ca)
+{
+	STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(ca);
+
+	if (names == NULL ||
+	    SSL_CTX_load_verify_locations(ctx, ca, NULL) != 1) {
+		sk_X509_NAME_pop_free(names, X509_NAME_free);
+		ERR_print_errors_fp(stderr);
+		return -1;
+	}
+	/* the CAs named in the CertificateRequest */
+	SSL_CTX_set_client_CA_list(ctx, names);
+	/* with SSL_VERIFY_PEER, a resumption without a session id context
+	 * is a fatal error in OpenSSL, not a cache miss */
+	if (SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"origin",
+	                                   6) != 1) {
+		ERR_print_errors_fp(stderr);
+		return -1;
+	}
+	SSL_CTX_set_verify(
+	        ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+	return 0;
+}
+
+/* The subject CN of the client certificate this connection verified,
+ * "none" without one (no -A, or not TLS). */
+void
+origin_tls_client_cn(SSL *ssl, char *out, size_t cap)
+{
+	X509 *peer = ssl != NULL ? SSL_get0_peer_certificate(ssl) : NULL;
+	X509_NAME *subject = peer != NULL ? X509_get_subject_name(peer) : NULL;
+
+	snprintf(out, cap, "none");
+	if (subject == NULL || SSL_get_verify_result(ssl) != X509_V_OK ||
+	    X509_NAME_get_text_by_NID(subject, NID_commonName, out, (int)cap) <
+	            0)
+		snprintf(out, cap, "none");
 }
