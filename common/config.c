@@ -537,8 +537,8 @@ set_cidrs(struct loader *ld, const struct key *k, const char *v, char *why,
 {
 	struct config_listen *l = ld->listen;
 
-	if (config_parse_cidrs(v, l->trusted, CONFIG_MAX_CIDRS,
-	                       &l->n_trusted) < 0)
+	if (config_parse_cidrs(v, l->trusted, CONFIG_MAX_CIDRS, &l->n_trusted) <
+	    0)
 		return bad(why, n, "CIDR list", v,
 		           "e.g. 10.0.0.0/8, ::1; at most 32");
 	return set_str(ld, k, v, why, n);
@@ -548,8 +548,7 @@ static int
 set_real_ip(struct loader *ld, const struct key *k, const char *v, char *why,
             size_t n)
 {
-	if (config_parse_real_ip(v, (enum real_ip_header *)field_of(ld, k)) <
-	    0)
+	if (config_parse_real_ip(v, (enum real_ip_header *)field_of(ld, k)) < 0)
 		return bad(why, n, "value", v,
 		           "off, x-real-ip or true-client-ip");
 	return 0;
@@ -611,8 +610,7 @@ set_hash_key(struct loader *ld, const struct key *k, const char *v, char *why,
 
 	if (config_parse_hash_key(v, &b->hash_kind, b->hash_header,
 	                          sizeof(b->hash_header)) < 0)
-		return bad(why, n, "hash key", v,
-		           "source, uri or header:NAME");
+		return bad(why, n, "hash key", v, "source, uri or header:NAME");
 	return set_str(ld, k, v, why, n);
 }
 
@@ -638,8 +636,8 @@ set_status_range(struct loader *ld, const struct key *k, const char *v,
 }
 
 static int
-set_send_proxy(struct loader *ld, const struct key *k, const char *v,
-               char *why, size_t n)
+set_send_proxy(struct loader *ld, const struct key *k, const char *v, char *why,
+               size_t n)
 {
 	if (config_parse_send_proxy(v, (enum send_proxy *)field_of(ld, k)) < 0)
 		return bad(why, n, "send_proxy", v, "off, v1 or v2");
@@ -647,8 +645,8 @@ set_send_proxy(struct loader *ld, const struct key *k, const char *v,
 }
 
 static int
-set_route_host(struct loader *ld, const struct key *k, const char *v,
-               char *why, size_t n)
+set_route_host(struct loader *ld, const struct key *k, const char *v, char *why,
+               size_t n)
 {
 	char *p;
 
@@ -658,7 +656,8 @@ set_route_host(struct loader *ld, const struct key *k, const char *v,
 	if (config_parse_route_host(v) < 0)
 		return bad(why, n, "host", v, "a name, or .suffix");
 	/* requests' hosts are kept without an IPv6 literal's brackets */
-	if (len >= 2 && len < sizeof(bare) && v[0] == '[' && v[len - 1] == ']') {
+	if (len >= 2 && len < sizeof(bare) && v[0] == '[' &&
+	    v[len - 1] == ']') {
 		memcpy(bare, v + 1, len - 2);
 		bare[len - 2] = '\0';
 		v = bare;
@@ -671,8 +670,8 @@ set_route_host(struct loader *ld, const struct key *k, const char *v,
 }
 
 static int
-set_route_path(struct loader *ld, const struct key *k, const char *v,
-               char *why, size_t n)
+set_route_path(struct loader *ld, const struct key *k, const char *v, char *why,
+               size_t n)
 {
 	if (config_parse_route_path(v) < 0)
 		return bad(why, n, "path", v, "a prefix starting with /");
@@ -872,7 +871,8 @@ fmt_server(const void *base, const struct key *k, char *buf, size_t n)
 			                         " weight=%u", sv->weight);
 		if (sv->max_conns && used < n)
 			used += (size_t)snprintf(buf + used, n - used,
-			                         " max_conns=%u", sv->max_conns);
+			                         " max_conns=%u",
+			                         sv->max_conns);
 		if (sv->backup && used < n)
 			used += (size_t)snprintf(buf + used, n - used,
 			                         " backup");
@@ -1030,12 +1030,12 @@ struct named {
 	size_t line;  /* offset of its `int line` in an instance */
 };
 
-#define NAMED(arr, n, max, st)                                          \
-	(struct named)                                                  \
-	{                                                               \
-		offsetof(struct config, n), max, sizeof(struct st),     \
-		        offsetof(struct config, arr), offsetof(struct st, \
-		                                               line)    \
+#define NAMED(arr, n, max, st)                                      \
+	(struct named)                                              \
+	{                                                           \
+		offsetof(struct config, n), max, sizeof(struct st), \
+		        offsetof(struct config, arr),               \
+		        offsetof(struct st, line)                   \
 	}
 
 static struct named
@@ -1263,12 +1263,13 @@ finish_tls(struct loader *ld)
 			            "[listen %s]: tls = on needs tls_cert and "
 			            "tls_key",
 			            l->name);
-		if (!l->tls && (l->tls_cert[0] || l->tls_key[0] ||
-		                l->tls_ocsp[0]))
-			return fail(ld, l->line,
-			            "[listen %s]: tls_cert, tls_key and tls_ocsp "
-			            "need tls = on",
-			            l->name);
+		if (!l->tls &&
+		    (l->tls_cert[0] || l->tls_key[0] || l->tls_ocsp[0]))
+			return fail(
+			        ld, l->line,
+			        "[listen %s]: tls_cert, tls_key and tls_ocsp "
+			        "need tls = on",
+			        l->name);
 	}
 	for (i = 0; i < cfg->n_backends; i++) {
 		const struct config_backend *b = &cfg->backends[i];

@@ -14,8 +14,8 @@
 #include "shm/backends.h"
 
 static const char *const results[] = {
-        "-",          "ok",         "connect failed", "timed out",
-        "bad status", "not HTTP",   "requests failed", "TLS failed",
+        "-",          "ok",       "connect failed",  "timed out",
+        "bad status", "not HTTP", "requests failed", "TLS failed",
 };
 
 /* up, down, backup (up, waiting for the others to fail), or draining

@@ -91,8 +91,8 @@ static int
 known_option(const char *cmd, const char *opt)
 {
 	static const char *const commands[] = {
-	        "stats", "workers", "rules",  "backends", "explain",
-	        "top",   "reload",  "stop",   NULL,
+	        "stats", "workers", "rules", "backends", "explain",
+	        "top",   "reload",  "stop",  NULL,
 	};
 	const char *const *c;
 

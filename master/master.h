@@ -17,9 +17,8 @@
  * freed when replaced by a reload) and the bound listeners fds[]. */
 struct tls_set;
 int master_run(struct config *cfg, struct rules *rules, struct tls_set *tls,
-               const int *fds,
-               uid_t uid, gid_t gid, const struct shm_segment *shm,
-               int foreground);
+               const int *fds, uid_t uid, gid_t gid,
+               const struct shm_segment *shm, int foreground);
 /* Loads cfg->rules (NULL when none is configured).  0, or -1 with err. */
 int master_load_rules(const struct config *cfg, struct rules **out, char *err,
                       size_t errlen);

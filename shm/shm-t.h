@@ -185,7 +185,7 @@ struct shm_backends_header {
 	uint64_t backends_off;
 	uint64_t servers_off;
 	uint64_t rows_off;
-	int64_t checker_pid;       /* written by the checker */
+	int64_t checker_pid;        /* written by the checker */
 	uint64_t checker_heartbeat; /* unix ms, by the checker */
 	uint64_t reserved[4];
 };
@@ -195,7 +195,7 @@ static_assert(sizeof(struct shm_backends_header) == 120,
 /* ABI: bump the major version. */
 struct shm_backend {
 	char name[64];
-	char check[128]; /* as configured: off, tcp, GET /path */
+	char check[128];  /* as configured: off, tcp, GET /path */
 	uint32_t balance; /* enum balance (common/config-t.h) */
 	uint32_t first_server;
 	uint32_t n_servers;
@@ -229,12 +229,12 @@ static_assert(sizeof(struct shm_server) == 128 + 2 * SHM_LINE,
 /* One worker's counters for one server: a cache line, one writer.
  * ABI: bump the major version. */
 struct shm_server_row {
-	uint64_t active;     /* requests in flight now (gauge) */
-	uint64_t requests;   /* sent to this server */
-	uint64_t failures;   /* connect errors, timeouts, closed unanswered */
+	uint64_t active;      /* requests in flight now (gauge) */
+	uint64_t requests;    /* sent to this server */
+	uint64_t failures;    /* connect errors, timeouts, closed unanswered */
 	uint64_t fail_streak; /* failures since the last success (gauge) */
-	uint64_t last_fail;  /* unix ms */
-	uint64_t retries;    /* requests moved from it to another server */
+	uint64_t last_fail;   /* unix ms */
+	uint64_t retries;     /* requests moved from it to another server */
 	uint64_t reserved[2];
 };
 static_assert(sizeof(struct shm_server_row) == SHM_LINE, "ABI: server row");

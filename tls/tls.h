@@ -62,8 +62,8 @@ int tls_cert_names(X509 *x, char ***names, unsigned *n);
 /* A client connection to server sv of backend b on fd (connected,
  * non-blocking), set to connect with SNI and name checks; NULL on
  * failure. */
-SSL *tls_client_new(const struct tls_backend *b,
-                    const struct config_server *sv, int fd);
+SSL *tls_client_new(const struct tls_backend *b, const struct config_server *sv,
+                    int fd);
 
 /* Session-ticket keys, one set for all workers (memory shared across
  * fork) so that a ticket from one worker resumes on any: created by the

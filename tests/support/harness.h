@@ -341,8 +341,8 @@ int harness_stat(const struct harness_proxy *p, const char *name, int slot,
                  uint64_t *out);
 /* Polls until the counter is at least min (its last value in *out).  0,
  * or -1 when it is not within timeout_ms. */
-int harness_stat_wait(const struct harness_proxy *p, const char *name,
-                      int slot, uint64_t min, int timeout_ms, uint64_t *out);
+int harness_stat_wait(const struct harness_proxy *p, const char *name, int slot,
+                      uint64_t min, int timeout_ms, uint64_t *out);
 /* The slots stats --json lists workers in, up to max; how many, or -1. */
 int harness_stat_slots(const struct harness_proxy *p, int *slots, int max);
 
@@ -366,12 +366,11 @@ struct harness_tls_conn {
  * verified).  Every wait bounded by HARNESS_WAIT_MS.  0 or -1 (closed). */
 int harness_tls_open(struct harness_tls_conn *c, int port, const char *sni,
                      const char *ca, const void *pre, size_t prelen);
-int harness_tls_send(struct harness_tls_conn *c, const void *data,
-                     size_t len);
+int harness_tls_send(struct harness_tls_conn *c, const void *data, size_t len);
 /* Everything until the peer closes (close_notify, EOF or reset), at most
  * cap-1 bytes kept, NUL-terminated.  The bytes kept, or -1 on timeout. */
-ssize_t harness_tls_read_all(struct harness_tls_conn *c, char *out,
-                             size_t cap, int timeout_ms);
+ssize_t harness_tls_read_all(struct harness_tls_conn *c, char *out, size_t cap,
+                             int timeout_ms);
 void harness_tls_close(struct harness_tls_conn *c);
 
 #endif
