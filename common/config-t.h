@@ -169,6 +169,7 @@ struct config_backend {
 struct config_route {
 	char name[CONFIG_NAME_MAX];
 	char listen[CONFIG_NAME_MAX]; /* "" = every reverse listener */
+	int listen_idx;               /* its index; -1 = every one */
 	char host[256];               /* "" any; exact, or .suffix */
 	char path[256];               /* "" any; a prefix */
 	char path_regex[256];         /* "" none; PCRE2 */

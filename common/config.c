@@ -1321,6 +1321,7 @@ finish_reverse(struct loader *ld)
 			return fail(ld, r->line,
 			            "[route %s] backend: no [backend %s]",
 			            r->name, r->backend);
+		r->listen_idx = -1;
 		if (!r->listen[0])
 			continue;
 		rl = find_listen(cfg, r->listen);
@@ -1328,6 +1329,7 @@ finish_reverse(struct loader *ld)
 			return fail(ld, r->line,
 			            "[route %s] listen: no reverse [listen %s]",
 			            r->name, r->listen);
+		r->listen_idx = (int)(rl - cfg->listens);
 	}
 	return 0;
 }

@@ -542,6 +542,13 @@ config_cidr_match(const struct config_cidr *c, unsigned n,
 		a = ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr;
 	else
 		return 0;
+	/* a dual-stack listener sees IPv4 clients as ::ffff:a.b.c.d */
+	if (family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(
+	                                  &((const struct sockaddr_in6 *)sa)
+	                                           ->sin6_addr)) {
+		family = AF_INET;
+		a += 12;
+	}
 	for (i = 0; i < n; i++) {
 		if (c[i].family != family)
 			continue;

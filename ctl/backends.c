@@ -13,11 +13,6 @@
 #include "common/config_reverse.h"
 #include "shm/backends.h"
 
-static const char *const results[] = {
-        "-",          "ok",       "connect failed",  "timed out",
-        "bad status", "not HTTP", "requests failed", "TLS failed",
-};
-
 /* up, down, backup (up, waiting for the others to fail), or draining
  * (down, still finishing requests). */
 static const char *
@@ -31,7 +26,7 @@ state_name(const struct shm_server *sv, const struct shm_server_row *sum)
 static void
 last_check(const struct shm_server *sv, char *buf, size_t n)
 {
-	const char *r = sv->result < 8 ? results[sv->result] : "?";
+	const char *r = shm_check_result_name(sv->result);
 	long ago;
 
 	if (sv->result == 0 || sv->last_check == 0) {
@@ -112,7 +107,7 @@ print_json(const struct shm_backends_view *v)
 			       (unsigned long long)sum.requests,
 			       (unsigned long long)sum.failures,
 			       (unsigned long long)sum.retries,
-			       sv->result < 8 ? results[sv->result] : "?",
+			       shm_check_result_name(sv->result),
 			       sv->last_status,
 			       (unsigned long long)sv->check_ms,
 			       (unsigned long long)sv->last_check,

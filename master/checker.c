@@ -8,7 +8,6 @@
 #include "common/clock.h"
 
 #include <errno.h>
-#include <grp.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -27,21 +26,6 @@ static struct {
 	uint64_t respawn_at; /* ms; 0 = not waiting */
 	unsigned backoff;
 } ck;
-
-static int
-drop(const struct health_check_heritage *h)
-{
-	if (getuid() != 0 || h->uid == 0)
-		return 0;
-	if (setgroups(0, NULL) < 0 || setgid(h->gid) < 0 ||
-	    setuid(h->uid) < 0) {
-		log_error("health checker: cannot drop privileges to uid %u: "
-		          "%s",
-		          (unsigned)h->uid, strerror(errno));
-		return -1;
-	}
-	return 0;
-}
 
 static void
 spawn(void)
@@ -77,7 +61,6 @@ master_checker_start(const struct config *cfg, void *area,
 	        .master_pid = getpid(),
 	        .uid = uid,
 	        .gid = gid,
-	        .drop_privileges = drop,
 	};
 	ck.backoff = 0;
 	spawn();

@@ -45,9 +45,22 @@ shm_backends_servers(const struct backends_area *a)
 	               : NULL;
 }
 
+/* A worker's requests to a server failed `fall` times in a row since the
+ * checker last changed its state (at `since`): passive checks, judged the
+ * same way by the worker itself and by the checker. */
+static inline int
+shm_row_failing(const struct shm_server_row *r, unsigned fall, uint64_t since)
+{
+	return __atomic_load_n(&r->fail_streak, __ATOMIC_RELAXED) >= fall &&
+	       __atomic_load_n(&r->last_fail, __ATOMIC_RELAXED) > since;
+}
+
 /* Row `row` (n_servers entries), or NULL. */
 struct shm_server_row *shm_backends_row(const struct backends_area *a,
                                         unsigned row);
+
+/* What a check result is called (proxyctl, the checker's log). */
+const char *shm_check_result_name(uint32_t r);
 
 /* The reader side, for proxyctl: the file is untrusted input. */
 struct shm_backends_view {

@@ -103,6 +103,23 @@ shm_backends_detach(struct shm_backends_view *v)
 	memset(v, 0, sizeof(*v));
 }
 
+const char *
+shm_check_result_name(uint32_t r)
+{
+	static const char *const names[] = {
+	        [SHM_CHECK_NONE] = "-",
+	        [SHM_CHECK_OK] = "ok",
+	        [SHM_CHECK_REFUSED] = "connect failed",
+	        [SHM_CHECK_TIMEOUT] = "timed out",
+	        [SHM_CHECK_STATUS] = "bad status",
+	        [SHM_CHECK_BAD] = "not HTTP",
+	        [SHM_CHECK_PASSIVE] = "requests failed",
+	        [SHM_CHECK_TLS] = "TLS failed",
+	};
+
+	return r < sizeof(names) / sizeof(names[0]) ? names[r] : "?";
+}
+
 const struct shm_backend *
 shm_backends_view_backend(const struct shm_backends_view *v, unsigned i)
 {

@@ -59,6 +59,9 @@ int tls_name_matches(const char *pattern, const char *host);
  * case, malloc'd.  0 or -1. */
 int tls_cert_names(X509 *x, char ***names, unsigned *n);
 
+/* An SSL object on fd (non-blocking) for either side, with the modes
+ * proxyd's buffers need; NULL on failure. */
+SSL *tls_ssl_new(SSL_CTX *ctx, int fd);
 /* A client connection to server sv of backend b on fd (connected,
  * non-blocking), set to connect with SNI and name checks; NULL on
  * failure. */

@@ -10,6 +10,7 @@
  * checker, which reads every row, takes the server out for all of them.
  */
 #include "worker/backend.h"
+#include "shm/backends.h"
 #include "common/clock.h"
 
 #include <stdlib.h>
@@ -145,12 +146,11 @@ backend_fini(void)
 static int
 failing_here(unsigned i)
 {
-	const struct shm_server_row *r = &backends.row[i];
 	const struct config_backend *b =
 	        backends.b[backends.sv[i].cfg->backend].cfg;
 	uint64_t since = backends.health ? backends.health[i].last_change : 0;
 
-	return r->fail_streak >= b->fall && r->last_fail > since;
+	return shm_row_failing(&backends.row[i], b->fall, since);
 }
 
 int
@@ -211,6 +211,12 @@ backend_failure(struct session *s)
 	row_add(&r->failures, 1);
 	row_add(&r->fail_streak, 1);
 	row_set(&r->last_fail, clock_unix_ms());
+}
+
+void
+backend_retry(struct session *s)
+{
+	row_add(&backends.row[s->server].retries, 1);
 }
 
 struct event_timer_queue *

@@ -64,6 +64,8 @@ void backend_detach(struct session *s);
 /* It answered / it failed (connect error, timeout, closed unanswered). */
 void backend_success(struct session *s);
 void backend_failure(struct session *s);
+/* The request moves from its server to another. */
+void backend_retry(struct session *s);
 
 struct event_timer_queue *backend_connect_queue(const struct session *s);
 struct event_timer_queue *backend_response_queue(const struct session *s);

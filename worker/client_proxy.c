@@ -28,6 +28,15 @@ refuse(struct session *s, const char *why)
 	session_close(s);
 }
 
+/* The header's source is the client from now on. */
+static void
+take(struct session *s, const struct proxy_protocol_info *pi)
+{
+	if (!pi->local)
+		memcpy(&s->peer, &pi->src, sizeof(pi->src));
+	s->pp_done = 1;
+}
+
 int
 client_proxy_peek(struct session *s)
 {
@@ -62,9 +71,7 @@ client_proxy_peek(struct session *s)
 		refuse(s, "cannot read the header");
 		return -1;
 	}
-	if (!pi.local)
-		memcpy(&s->peer, &pi.src, sizeof(pi.src));
-	s->pp_done = 1;
+	take(s, &pi);
 	return 1;
 }
 
@@ -87,17 +94,11 @@ client_proxy_read(struct session *s)
 			why = "connection closed inside the header";
 	}
 	if (rc == PROXY_PROTOCOL_ERROR || why) {
-		STATS_INC(proxy_protocol_errors);
-		log_info("[listen %s]: closing a connection without a valid "
-		         "PROXY header: %s",
-		         s->listen->name, why ? why : "?");
-		session_close(s);
+		refuse(s, why);
 		return -1;
 	}
-	if (!pi.local)
-		memcpy(&s->peer, &pi.src, sizeof(pi.src));
+	take(s, &pi);
 	buf_consume(s->cli.in, pi.len);
 	s->cli.nread = buf_len(s->cli.in);
-	s->pp_done = 1;
 	return 1;
 }

@@ -16,6 +16,7 @@
  * traffic, nothing else to serve.
  */
 #include "worker/health_check.h"
+#include "shm/backends.h"
 #include "common/clock.h"
 
 #include <errno.h>
@@ -32,6 +33,7 @@
 #include <openssl/err.h>
 
 #include "common/log.h"
+#include "common/privileges.h"
 #include "common/sock.h"
 #include "worker/proxy_protocol.h"
 
@@ -86,21 +88,10 @@ backend_of(unsigned i)
 static const char *
 result_name(enum shm_check_result r, unsigned status, char *buf, size_t n)
 {
-	static const char *const names[] = {
-	        [SHM_CHECK_NONE] = "not checked",
-	        [SHM_CHECK_OK] = "check passed",
-	        [SHM_CHECK_REFUSED] = "connect failed",
-	        [SHM_CHECK_TIMEOUT] = "check timed out",
-	        [SHM_CHECK_STATUS] = "unexpected status",
-	        [SHM_CHECK_BAD] = "not an HTTP answer",
-	        [SHM_CHECK_PASSIVE] = "requests failed",
-	        [SHM_CHECK_TLS] = "TLS handshake failed",
-	};
-
 	if (r == SHM_CHECK_STATUS)
 		snprintf(buf, n, "status %u", status);
 	else
-		snprintf(buf, n, "%s", r < 8 ? names[r] : "?");
+		snprintf(buf, n, "%s", shm_check_result_name(r));
 	return buf;
 }
 
@@ -368,7 +359,7 @@ probe_step(unsigned i)
 /* A server whose requests failed `fall` times in a row, in some worker,
  * since its last change: out, for every worker. */
 static void
-passive(unsigned i, uint64_t now)
+passive(unsigned i)
 {
 	struct shm_server *sv = &servers[i];
 	const struct config_backend *b = backend_of(i);
@@ -387,10 +378,7 @@ passive(unsigned i, uint64_t now)
 		const struct shm_server_row *x =
 		        &rows[(size_t)r * hdr->n_servers + i];
 
-		if (__atomic_load_n(&x->fail_streak, __ATOMIC_RELAXED) >=
-		            b->fall &&
-		    __atomic_load_n(&x->last_fail, __ATOMIC_RELAXED) >
-		            sv->last_change) {
+		if (shm_row_failing(x, b->fall, sv->last_change)) {
 			sv->result = SHM_CHECK_PASSIVE;
 			sv->last_status = 0;
 			probes[i].runs_ok = 0;
@@ -398,7 +386,6 @@ passive(unsigned i, uint64_t now)
 			return;
 		}
 	}
-	(void)now;
 }
 
 static void
@@ -429,9 +416,8 @@ tick(struct pollfd *pfd, unsigned *map)
 	for (i = 0; rc > 0 && i < n; i++)
 		if (pfd[i].revents)
 			probe_step(map[i]);
-	now = clock_mono_ms();
 	for (i = 0; i < cfg->n_servers; i++)
-		passive(i, now);
+		passive(i);
 	__atomic_store_n(&hdr->checker_heartbeat, clock_unix_ms(),
 	                 __ATOMIC_RELAXED);
 }
@@ -456,7 +442,7 @@ health_check_main(const struct health_check_heritage *h)
 	 * their handlers (and the parent-death one must arrive at all) */
 	sigfillset(&all);
 	sigprocmask(SIG_UNBLOCK, &all, NULL);
-	if (h->drop_privileges && h->drop_privileges(h) < 0)
+	if (privileges_drop(h->uid, h->gid) < 0)
 		_exit(1);
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	if (getppid() != h->master_pid)

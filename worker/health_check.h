@@ -18,8 +18,6 @@ struct health_check_heritage {
 	pid_t master_pid;
 	uid_t uid; /* to switch to when root; 0 = stay */
 	gid_t gid;
-	/* switches to uid/gid; 0 or -1 (logged) */
-	int (*drop_privileges)(const struct health_check_heritage *h);
 };
 
 /* Checks until SIGTERM (or the master's death); never returns. */

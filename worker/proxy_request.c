@@ -279,7 +279,7 @@ forward_head_write(struct session *s, struct buf *out, const char *b,
 	                       proxy_request_framing_fields(s, out, b) < 0 ||
 	                       forwarded_for(s, out, b) < 0 ||
 	                       http_head_field(out, "Via", worker.via,
-	                                       strlen(worker.via)) < 0 ||
+	                                       worker.via_len) < 0 ||
 	                       http_head_put(out, "\r\n", 2) < 0
 	               ? -1
 	               : 0;

@@ -231,7 +231,7 @@ proxy_response_head_finish(struct session *s, struct buf *out,
 	return http_head_puts(out, framing) < 0 ||
 	                       (s->backend < 0 &&
 	                        http_head_field(out, "Via", worker.via,
-	                                        strlen(worker.via)) < 0) ||
+	                                        worker.via_len) < 0) ||
 	                       (!s->keep_client &&
 	                        http_head_puts(out, "Connection: close\r\n") <
 	                                0) ||
@@ -404,7 +404,7 @@ proxy_timeout(struct session *s)
 {
 	if (s->state == SESSION_RESOLVING || s->state == SESSION_CONNECTING) {
 		STATS_INC(timeouts_connect);
-		if (s->up_handshake)
+		if (tls_upstream_handshaking(s))
 			STATS_INC(tls_upstream_failures);
 		if (s->backend >= 0)
 			(void)reverse_failover(s, 504, "connect timed out");

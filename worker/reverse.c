@@ -210,9 +210,7 @@ reverse_failover(struct session *s, unsigned status, const char *why)
 	const struct config_backend *bk = backends.b[s->backend].cfg;
 
 	backend_failure(s);
-	backend_detach(s);
-	side_close(&s->up);
-	s->up_handshake = 0;
+	upstream_close(s);
 	log_info("backend %s: server %s: %s", bk->name,
 	         worker.cfg->servers[s->server].name, why);
 	if (s->attempts > bk->retries) {
@@ -220,8 +218,7 @@ reverse_failover(struct session *s, unsigned status, const char *why)
 		return 0;
 	}
 	STATS_INC(backend_failovers);
-	__atomic_store_n(&backends.row[s->server].retries,
-	                 backends.row[s->server].retries + 1, __ATOMIC_RELAXED);
+	backend_retry(s);
 	s->up_reused = 0;
 	s->no_pool = 0;
 	if (choose_server(s) < 0)

@@ -126,16 +126,10 @@ void
 reverse_client_address(struct session *s, const char *b)
 {
 	s->client = s->peer;
-	if (s->listen->n_trusted &&
-	    trusted(s, (const struct sockaddr *)&s->peer))
+	s->peer_trusted = s->listen->n_trusted &&
+	                  trusted(s, (const struct sockaddr *)&s->peer);
+	if (s->peer_trusted)
 		from_forwarded_for(s, b);
-}
-
-static int
-peer_trusted(const struct session *s)
-{
-	return s->listen->n_trusted &&
-	       trusted(s, (const struct sockaddr *)&s->peer);
 }
 
 /* The client's fields we do not copy: those we write ourselves, and the
@@ -153,7 +147,7 @@ skip_list(const struct session *s, const char **skip)
 	skip[n++] = "x-forwarded-for";
 	if (s->expect_answered)
 		skip[n++] = "expect";
-	if (!peer_trusted(s))
+	if (!s->peer_trusted)
 		for (i = 0; forwarding[i]; i++)
 			skip[n++] = forwarding[i];
 	else if (s->listen->real_ip_header != REAL_IP_OFF)
@@ -181,13 +175,20 @@ host_value(const struct session *s, const char *b, const char **base)
 	return none;
 }
 
+/* The Host the head carries, found once per request. */
+struct host_ref {
+	const char *base;
+	struct http_span span;
+};
+
 static int
-start_line(struct session *s, struct buf *out, const char *b)
+start_line(struct session *s, struct buf *out, const char *b,
+           const struct host_ref *host)
 {
 	const struct http_span *m = &s->req.method_name, *p = &s->path;
 	const char *slash = (p->len == 0 || b[p->off] == '?') ? "/" : "";
-	const char *hb;
-	struct http_span h = host_value(s, b, &hb);
+	const char *hb = host->base;
+	struct http_span h = host->span;
 
 	return http_head_put(out, b + m->off, m->len) < 0 ||
 	                       http_head_put(out, " ", 1) < 0 ||
@@ -211,12 +212,12 @@ has(const struct session *s, const char *b, const char *name)
 /* X-Forwarded-For (appended to a trusted proxy's), -Proto, -Host. */
 static int
 forwarded_fields(struct session *s, struct buf *out, const char *b,
-                 const char *ip)
+                 const char *ip, const struct host_ref *host)
 {
 	const struct http_field *f;
-	const char *hb;
-	struct http_span h = host_value(s, b, &hb);
-	int keep = peer_trusted(s);
+	const char *hb = host->base;
+	struct http_span h = host->span;
+	int keep = s->peer_trusted;
 	unsigned from = 0;
 
 	if (http_head_puts(out, "X-Forwarded-For: ") < 0)
@@ -240,10 +241,11 @@ forwarded_fields(struct session *s, struct buf *out, const char *b,
 
 /* RFC 7239: for= the peer (quoted when IPv6), proto, host. */
 static int
-rfc7239(struct session *s, struct buf *out, const char *b, const char *ip)
+rfc7239(struct session *s, struct buf *out, const char *ip,
+        const struct host_ref *host)
 {
-	const char *hb;
-	struct http_span h = host_value(s, b, &hb);
+	const char *hb = host->base;
+	struct http_span h = host->span;
 	int v6 = s->peer.ss_family == AF_INET6;
 
 	if (!s->listen->forwarded)
@@ -286,18 +288,19 @@ reverse_head_write(struct session *s, struct buf *out, const char *b)
 {
 	const char *skip[12];
 	char ip[SOCK_ADDRSTRLEN];
+	struct host_ref host;
 
+	host.span = host_value(s, b, &host.base);
 	sock_ip_str((const struct sockaddr *)&s->peer, ip, sizeof(ip));
-	if (start_line(s, out, b) < 0 ||
+	if (start_line(s, out, b, &host) < 0 ||
 	    http_head_copy_fields(out, &s->req, b, skip_list(s, skip)) < 0 ||
 	    upgrade_fields(s, out, b) < 0 ||
 	    proxy_request_framing_fields(s, out, b) < 0 ||
-	    forwarded_fields(s, out, b, ip) < 0 || rfc7239(s, out, b, ip) < 0 ||
-	    real_ip(s, out) < 0)
+	    forwarded_fields(s, out, b, ip, &host) < 0 ||
+	    rfc7239(s, out, ip, &host) < 0 || real_ip(s, out) < 0)
 		return -1;
 	/* our Via still goes to the server: it is how a loop is seen */
-	return http_head_field(out, "Via", worker.via, strlen(worker.via)) <
-	                               0 ||
+	return http_head_field(out, "Via", worker.via, worker.via_len) < 0 ||
 	                       http_head_put(out, "\r\n", 2) < 0
 	               ? -1
 	               : 0;

@@ -93,7 +93,8 @@ path_matches(unsigned i, const char *target, size_t len)
 static int
 for_listener(const struct config_route *r, const struct config_listen *l)
 {
-	return !r->listen[0] || strcmp(r->listen, l->name) == 0;
+	return r->listen_idx < 0 ||
+	       r->listen_idx == (int)(l - routes_cfg->listens);
 }
 
 /* strict_host: does any route of this listener name the host? */

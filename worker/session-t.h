@@ -154,7 +154,7 @@ struct session {
 	unsigned on_server : 1;    /* counted in its server's active */
 	unsigned upgrade : 1;      /* an Upgrade the route allows */
 	unsigned pp_done : 1;      /* PROXY header read, or none expected */
-	unsigned up_handshake : 1; /* TLS handshake with the server */
+	unsigned peer_trusted : 1; /* reverse: the peer is a trusted proxy */
 	struct sockaddr_storage client; /* peer, or what trusted XFF says */
 	struct access_log_req *log_req; /* worker/access_log.h */
 };

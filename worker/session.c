@@ -13,7 +13,6 @@
 #include <unistd.h>
 
 #include "common/log.h"
-#include "worker/backend.h"
 #include "worker/event.h"
 #include "worker/stats.h"
 #include "worker/worker.h"
@@ -157,10 +156,9 @@ session_close(struct session *s)
 	s->dnsq = NULL;
 	if (s->tunnel_counted)
 		STATS_DEC(tunnels_active);
-	backend_detach(s);
 	tunnel_close_pipes(s);
 	side_close(&s->cli);
-	side_close(&s->up);
+	upstream_close(s);
 	event_timer_stop(&s->timer);
 	s->state = SESSION_CLOSED;
 	list_del(&live, s);
@@ -177,10 +175,7 @@ session_close(struct session *s)
 void
 session_end(struct session *s)
 {
-	if (s->up.io.fd >= 0)
-		side_close(&s->up);
-	s->up_handshake = 0;
-	backend_detach(s);
+	upstream_close(s);
 	s->state = SESSION_ERROR;
 	session_set_timer(s, &worker.q_linger);
 }

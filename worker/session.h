@@ -96,6 +96,9 @@ int tls_handshake_step(struct session *s);
 void tls_handshake_timeout(struct session *s);
 int tls_upstream_begin(struct session *s);
 int tls_upstream_step(struct session *s);
+/* A TLS handshake with the server is under way (derived from the upstream
+ * side's OpenSSL state, which goes with the side when it is closed). */
+int tls_upstream_handshaking(const struct session *s);
 int tls_upstream_refused(struct session *s);
 ssize_t tls_read(struct side *sd, void *p, size_t n);
 ssize_t tls_write(struct side *sd, const void *p, size_t n);
@@ -155,6 +158,7 @@ void upstream_start(struct session *s);
 int upstream_retry(struct session *s);
 int upstream_connect_step(struct session *s);
 void upstream_release(struct session *s, int reusable);
+void upstream_close(struct session *s);
 void upstream_pool_init(void);
 void upstream_pool_fini(void);
 

@@ -16,12 +16,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <arpa/inet.h>
 
 #include <openssl/err.h>
-#include <openssl/x509v3.h>
 
-#include "common/config_reverse.h"
 #include "common/log.h"
 #include "tls/tls.h"
 #include "worker/backend.h"
@@ -79,30 +76,13 @@ tls_worker_fini(void)
 	n_sessions = 0;
 }
 
-static SSL *
-new_ssl(SSL_CTX *ctx, int fd)
-{
-	SSL *ssl = SSL_new(ctx);
-
-	if (!ssl)
-		return NULL;
-	if (SSL_set_fd(ssl, fd) != 1) {
-		SSL_free(ssl);
-		return NULL;
-	}
-	/* our buffers move (compaction) and writes may be partial */
-	SSL_set_mode(ssl, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
-	                          SSL_MODE_ENABLE_PARTIAL_WRITE);
-	return ssl;
-}
-
 int
 tls_accept_begin(struct session *s)
 {
 	const struct tls_listener *l =
 	        tls ? tls->listen[s->listen - worker.cfg->listens] : NULL;
 
-	if (!l || !(s->cli.ssl = new_ssl(l->certs[0].ctx, s->cli.io.fd)))
+	if (!l || !(s->cli.ssl = tls_ssl_new(l->certs[0].ctx, s->cli.io.fd)))
 		return -1;
 	SSL_set_accept_state(s->cli.ssl);
 	s->state = SESSION_HANDSHAKE;
@@ -221,8 +201,13 @@ tls_upstream_begin(struct session *s)
 	SSL_set_ex_data(ssl, server_index, (void *)(uintptr_t)(s->server + 1));
 	if (server_sessions[s->server])
 		SSL_set_session(ssl, server_sessions[s->server]);
-	s->up_handshake = 1;
 	return 0;
+}
+
+int
+tls_upstream_handshaking(const struct session *s)
+{
+	return s->up.ssl && !SSL_is_init_finished(s->up.ssl);
 }
 
 /* 1 done, 0 waiting, -1 failed (logged, counted). */
@@ -235,7 +220,6 @@ tls_upstream_step(struct session *s)
 	char why[256];
 
 	if (rc > 0) {
-		s->up_handshake = 0;
 		STATS_INC(tls_upstream_handshakes);
 		if (SSL_session_reused(s->up.ssl))
 			STATS_INC(tls_upstream_resumptions);

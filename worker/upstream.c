@@ -176,7 +176,6 @@ tls_step(struct session *s)
 	if ((rc = tls_upstream_step(s)) == 0)
 		return 0;
 	if (rc < 0) {
-		s->up_handshake = 0;
 		(void)reverse_failover(s, 502, "TLS handshake failed");
 		return 1;
 	}
@@ -190,7 +189,7 @@ upstream_connect_step(struct session *s)
 	char name[SOCK_ADDRSTRLEN];
 	int err;
 
-	if (s->up_handshake)
+	if (tls_upstream_handshaking(s))
 		return tls_step(s);
 	if (!s->up.writable)
 		return 0;
@@ -222,6 +221,15 @@ upstream_connect_step(struct session *s)
 	return 1;
 }
 
+/* The upstream side is given up: its server no longer carries this
+ * request, and its socket, TLS state and buffers go. */
+void
+upstream_close(struct session *s)
+{
+	backend_detach(s);
+	side_close(&s->up);
+}
+
 /* The request is over: keep the connection for the next request to the
  * same host, or close it. */
 void
@@ -230,13 +238,11 @@ upstream_release(struct session *s, int reusable)
 	int fd = s->up.io.fd;
 	SSL *ssl = s->up.ssl;
 
-	backend_detach(s);
-	if (fd < 0)
-		return;
-	if (!reusable || worker.draining) {
-		side_close(&s->up);
+	if (fd < 0 || !reusable || worker.draining) {
+		upstream_close(s);
 		return;
 	}
+	backend_detach(s);
 	s->up.io.fd = -1; /* the pool re-points the registration */
 	s->up.io.events = 0;
 	s->up.ssl = NULL; /* and keeps the TLS state */
@@ -259,7 +265,6 @@ upstream_retry(struct session *s)
 	log_debug("%s:%u: pooled connection closed; retrying", s->host,
 	          (unsigned)s->port);
 	side_close(&s->up);
-	s->up_handshake = 0;
 	s->up_reused = 0;
 	s->no_pool = 1;
 	upstream_start(s);

@@ -6,7 +6,6 @@
 #include "worker/worker.h"
 
 #include <errno.h>
-#include <grp.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
@@ -21,6 +20,7 @@
 
 #include "common/buf.h"
 #include "common/log.h"
+#include "common/privileges.h"
 #include "rules/rules.h"
 #include "worker/dns.h"
 #include "worker/accept_share.h"
@@ -156,19 +156,6 @@ set_core_dumps(int on)
 	(void)prctl(PR_SET_DUMPABLE, on ? 1 : 0);
 }
 
-static void
-drop_privileges(const struct worker_heritage *h)
-{
-	if (getuid() != 0 || h->uid == 0)
-		return;
-	if (setgroups(0, NULL) < 0 || setgid(h->gid) < 0 ||
-	    setuid(h->uid) < 0) {
-		log_error("cannot drop privileges to uid %u: %s",
-		          (unsigned)h->uid, strerror(errno));
-		exit(1);
-	}
-}
-
 #define LINGER_MS 2000
 /* How long a tunnel waits for a TLS ClientHello before it is judged as
  * "no SNI" (protocols where the server speaks first send none). */
@@ -221,6 +208,7 @@ set_via(void)
 		snprintf(host, sizeof(host), "localhost");
 	host[sizeof(host) - 1] = '\0';
 	snprintf(worker.via, sizeof(worker.via), "1.1 %s (proxyd)", host);
+	worker.via_len = strlen(worker.via);
 }
 
 static int
@@ -383,7 +371,8 @@ worker_main(const struct worker_heritage *h)
 	log_set_role(role);
 	init_signals(&wait_mask);
 	init_worker(h);
-	drop_privileges(h);
+	if (privileges_drop(h->uid, h->gid) < 0)
+		exit(1);
 	set_core_dumps(worker.cfg->core_dumps);
 	/* After setuid, which clears it: die with the master. */
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
