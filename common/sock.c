@@ -25,6 +25,15 @@ sock_ip_str(const struct sockaddr *sa, char *out, size_t len)
 	return out;
 }
 
+int
+sock_is_ip_literal(const char *s)
+{
+	unsigned char buf[16];
+
+	return inet_pton(AF_INET, s, buf) == 1 ||
+	       inet_pton(AF_INET6, s, buf) == 1;
+}
+
 unsigned
 sock_port(const struct sockaddr *sa)
 {

@@ -13,6 +13,8 @@
 const char *sock_addr_str(const struct sockaddr *sa, char *out, size_t len);
 /* Same without the port. */
 const char *sock_ip_str(const struct sockaddr *sa, char *out, size_t len);
+/* 1 if s is an IPv4 or IPv6 address literal (no brackets). */
+int sock_is_ip_literal(const char *s);
 /* The port of an AF_INET/AF_INET6 address, host order (0 otherwise). */
 unsigned sock_port(const struct sockaddr *sa);
 /* A non-blocking TCP socket connecting to sa; the fd, or -1 (errno). The

@@ -42,7 +42,6 @@ void master_pidfile_remove(const char *path);
  * cannot (and saying so). */
 void master_fit_nofile(struct config *cfg);
 /* checker.c: the health checker of the current generation. */
-struct tls_set;
 void master_checker_start(const struct config *cfg, void *area,
                           const struct tls_set *tls, uid_t uid, gid_t gid);
 void master_checker_stop(void);

@@ -7,21 +7,12 @@
  */
 #include "tls/tls.h"
 
-#include <arpa/inet.h>
 #include <stdio.h>
 
 #include <openssl/x509v3.h>
 
 #include "common/config_reverse.h"
-
-static int
-is_ip(const char *name)
-{
-	unsigned char buf[16];
-
-	return inet_pton(AF_INET, name, buf) == 1 ||
-	       inet_pton(AF_INET6, name, buf) == 1;
-}
+#include "common/sock.h"
 
 SSL *
 tls_ssl_new(SSL_CTX *ctx, int fd)
@@ -46,6 +37,7 @@ tls_client_new(const struct tls_backend *b, const struct config_server *sv,
 {
 	char name[256];
 	SSL *ssl;
+	int ip;
 
 	if (!b || !(ssl = tls_ssl_new(b->ctx, fd)))
 		return NULL;
@@ -53,10 +45,11 @@ tls_client_new(const struct tls_backend *b, const struct config_server *sv,
 		snprintf(name, sizeof(name), "%s", sv->sni);
 	else
 		config_server_host(sv, name, sizeof(name));
-	if ((!is_ip(name) && SSL_set_tlsext_host_name(ssl, name) != 1) ||
-	    (b->verify && (is_ip(name) ? X509_VERIFY_PARAM_set1_ip_asc(
-	                                         SSL_get0_param(ssl), name)
-	                               : SSL_set1_host(ssl, name)) != 1)) {
+	ip = sock_is_ip_literal(name);
+	if ((!ip && SSL_set_tlsext_host_name(ssl, name) != 1) ||
+	    (b->verify &&
+	     (ip ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), name)
+	         : SSL_set1_host(ssl, name)) != 1)) {
 		SSL_free(ssl);
 		return NULL;
 	}

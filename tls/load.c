@@ -115,17 +115,14 @@ client_hello_cb(SSL *s, int *alert, void *arg)
 	return SSL_CLIENT_HELLO_SUCCESS;
 }
 
-/* SNI: switch to the certificate for the name the client sent. */
+/* SNI: the certificate was chosen in client_hello_cb; this only tells
+ * OpenSSL to acknowledge the name. */
 static int
 servername_cb(SSL *s, int *alert, void *arg)
 {
-	const struct tls_listener *l = arg;
-	const struct tls_cert *c = tls_cert_for(
-	        l, SSL_get_servername(s, TLSEXT_NAMETYPE_host_name));
-
+	(void)s;
 	(void)alert;
-	if (c->ctx != SSL_get_SSL_CTX(s))
-		SSL_set_SSL_CTX(s, c->ctx);
+	(void)arg;
 	return SSL_TLSEXT_ERR_OK;
 }
 
@@ -359,7 +356,6 @@ load_listener(const struct config *cfg, unsigned li, char *err, size_t n)
 	/* the first context sees the ClientHello and picks by SNI */
 	SSL_CTX_set_client_hello_cb(t->certs[0].ctx, client_hello_cb, t);
 	SSL_CTX_set_tlsext_servername_callback(t->certs[0].ctx, servername_cb);
-	SSL_CTX_set_tlsext_servername_arg(t->certs[0].ctx, t);
 	return t;
 }
 

@@ -11,11 +11,12 @@
 
 #include <string.h>
 #include <sys/mman.h>
-#include <time.h>
 
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+
+#include "common/clock.h"
 
 struct ticket_key {
 	unsigned char name[16];
@@ -32,15 +33,6 @@ struct ticket_keys {
 };
 
 static struct ticket_keys *keys;
-
-static uint64_t
-mono_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec;
-}
 
 static int
 fresh_key(struct ticket_key *k)
@@ -62,7 +54,7 @@ tls_tickets_init(void)
 	keys = p;
 	if (fresh_key(&keys->cur) < 0 || fresh_key(&keys->prev) < 0)
 		return -1;
-	keys->rotated = mono_s();
+	keys->rotated = clock_mono_ms() / 1000;
 	return 0;
 }
 
@@ -71,14 +63,15 @@ tls_tickets_rotate(void)
 {
 	struct ticket_key next;
 
-	if (!keys || mono_s() - keys->rotated < TLS_TICKET_ROTATE_S ||
+	if (!keys ||
+	    clock_mono_ms() / 1000 - keys->rotated < TLS_TICKET_ROTATE_S ||
 	    fresh_key(&next) < 0)
 		return;
 	__atomic_store_n(&keys->seq, keys->seq + 1, __ATOMIC_RELEASE);
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	keys->prev = keys->cur;
 	keys->cur = next;
-	keys->rotated = mono_s();
+	keys->rotated = clock_mono_ms() / 1000;
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	__atomic_store_n(&keys->seq, keys->seq + 1, __ATOMIC_RELEASE);
 }

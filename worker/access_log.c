@@ -263,16 +263,6 @@ access_log_capture(struct session *s)
 
 /* ---- writing ------------------------------------------------------- */
 
-static unsigned
-peer_port(const struct sockaddr_storage *ss)
-{
-	if (ss->ss_family == AF_INET)
-		return ntohs(((const struct sockaddr_in *)ss)->sin_port);
-	if (ss->ss_family == AF_INET6)
-		return ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
-	return 0;
-}
-
 /* The entry for a session; its strings live in the caller's buffers. */
 static void
 fill(struct access_log_entry *e, struct session *s, char *peer, char *up,
@@ -282,7 +272,7 @@ fill(struct access_log_entry *e, struct session *s, char *peer, char *up,
 	clock_gettime(CLOCK_REALTIME, &e->time);
 	e->client = sock_ip_str((const struct sockaddr *)&s->peer, peer,
 	                        SOCK_ADDRSTRLEN);
-	e->client_port = peer_port(&s->peer);
+	e->client_port = sock_port((const struct sockaddr *)&s->peer);
 	e->req = s->log_req;
 	if (e->req && s->host[0]) {
 		e->host = s->host;

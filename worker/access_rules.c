@@ -207,16 +207,6 @@ access_rules_refuse(struct session *s)
 	return 1;
 }
 
-/* The CONNECT host is a name (an IP literal has no SNI to compare). */
-static int
-host_is_name(const char *host)
-{
-	struct in6_addr a;
-
-	return inet_pton(AF_INET, host, &a) != 1 &&
-	       inet_pton(AF_INET6, host, &a) != 1;
-}
-
 /* Names equal but for case and a trailing dot ("a.test." is "a.test"). */
 static int
 same_name(const char *a, const char *b)
@@ -237,7 +227,7 @@ sni_refusal(struct session *s)
 {
 	const struct rules *r = worker.rules;
 
-	if (s->sni[0] && r->sni_mismatch_deny && host_is_name(s->host) &&
+	if (s->sni[0] && r->sni_mismatch_deny && !sock_is_ip_literal(s->host) &&
 	    !same_name(s->sni, s->host))
 		return "sni_mismatch";
 	if (!s->sni[0] && r->sni_missing_deny)

@@ -308,7 +308,7 @@ proxy_send_request_head(struct session *s)
 	}
 	b = session_head(s);
 	/* a response content rule may apply: ask for an uncompressed body */
-	identity = s->backend < 0 && content_scan_wants_identity(s);
+	identity = content_scan_wants_identity(s);
 	rc = s->backend >= 0 ? reverse_head_write(s, out, b)
 	                     : forward_head_write(s, out, b, identity);
 	if (rc < 0) {

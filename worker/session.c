@@ -193,8 +193,7 @@ step_linger(struct session *s)
 		}
 		if (s->cli.out && buf_len(s->cli.out))
 			return progress;
-		tls_shutdown_write(&s->cli);
-		shutdown(s->cli.io.fd, SHUT_WR);
+		side_shutdown_write(&s->cli);
 		s->state = SESSION_LINGER;
 	}
 	while (side_read(&s->cli, 0))

@@ -47,6 +47,7 @@ void side_count_out(int upstream, size_t n);
 /* The side's out buffer, taken from the pool if needed; NULL if none. */
 struct buf *side_out(struct side *sd);
 void side_close(struct side *sd);
+void side_shutdown_write(struct side *sd);
 void side_release_empty(struct side *sd);
 int side_attach(struct side *sd, int fd, void *owner);
 int side_adopt(struct side *sd, int fd, void *owner);

@@ -164,6 +164,15 @@ side_adopt(struct side *sd, int fd, void *owner)
 	return event_mod(&sd->io, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET);
 }
 
+/* Our sending direction is over: close_notify first on TLS. */
+void
+side_shutdown_write(struct side *sd)
+{
+	tls_shutdown_write(sd);
+	shutdown(sd->io.fd, SHUT_WR);
+	sd->shut = 1;
+}
+
 void
 side_close(struct side *sd)
 {

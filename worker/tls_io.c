@@ -332,7 +332,7 @@ tls_side_free(struct side *sd)
 {
 	if (!sd->ssl)
 		return;
-	if (!sd->failed && !sd->shut)
+	if (!sd->shut)
 		tls_shutdown_write(sd);
 	SSL_free(sd->ssl);
 	sd->ssl = NULL;

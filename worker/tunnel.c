@@ -165,9 +165,7 @@ static void
 half_close(struct side *from, struct side *to, const struct splice_pipe *pp)
 {
 	if (from->eof && !pending(from->in) && !pp->bytes && !to->shut) {
-		tls_shutdown_write(to);
-		shutdown(to->io.fd, SHUT_WR);
-		to->shut = 1;
+		side_shutdown_write(to);
 	}
 }
 

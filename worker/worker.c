@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "common/buf.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/privileges.h"
 #include "rules/rules.h"
@@ -349,16 +350,11 @@ static void
 beat(uint64_t *heartbeat)
 {
 	static uint64_t last;
-	struct timespec ts;
 
 	if (!heartbeat || event_now() - last < 1000)
 		return;
 	last = event_now();
-	clock_gettime(CLOCK_REALTIME, &ts);
-	__atomic_store_n(heartbeat,
-	                 (uint64_t)ts.tv_sec * 1000 +
-	                         (uint64_t)ts.tv_nsec / 1000000,
-	                 __ATOMIC_RELAXED);
+	__atomic_store_n(heartbeat, clock_unix_ms(), __ATOMIC_RELAXED);
 }
 
 void

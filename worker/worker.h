@@ -46,7 +46,7 @@ struct worker_state {
 	struct event_timer_queue q_tunnel_idle;
 	struct event_timer_queue q_linger;
 	struct event_timer_queue q_sni_wait;
-	char via[300];             /* "1.1 HOST (proxyd)": Via value */
+	char via[300]; /* "1.1 HOST (proxyd)": Via value */
 	size_t via_len;
 	const struct rules *rules; /* NULL: none configured */
 	struct rules_scratch *rules_scratch;
