@@ -119,9 +119,7 @@ main(int argc, char **argv)
 		return 1;
 	}
 	if (o.test) {
-		rc = master_load_rules(cfg, &rules, err, sizeof(err));
-		if (rc == 0)
-			rc = tls_load(cfg, &tls, err, sizeof(err));
+		rc = master_load_policy(cfg, &rules, &tls, err, sizeof(err));
 		if (rc == 0)
 			rc = master_lookup_user(cfg, &uid, &gid, err,
 			                        sizeof(err));
@@ -136,10 +134,8 @@ main(int argc, char **argv)
 		return rc < 0 ? 1 : 0;
 	}
 	log_set_level(cfg->log_level);
-	if (master_load_rules(cfg, &rules, err, sizeof(err)) < 0 ||
-	    tls_load(cfg, &tls, err, sizeof(err)) < 0) {
+	if (master_load_policy(cfg, &rules, &tls, err, sizeof(err)) < 0) {
 		fprintf(stderr, "proxyd: %s\n", err);
-		rules_free(rules);
 		free(cfg);
 		return 1;
 	}

@@ -301,8 +301,7 @@ load_new(const char *path, struct config **out, struct rules **rules,
 	*rules = NULL;
 	*tls = NULL;
 	if (!cfg || config_load(cfg, path, err, sizeof(err)) < 0 ||
-	    master_load_rules(cfg, rules, err, sizeof(err)) < 0 ||
-	    tls_load(cfg, tls, err, sizeof(err)) < 0 ||
+	    master_load_policy(cfg, rules, tls, err, sizeof(err)) < 0 ||
 	    master_lookup_user(cfg, uid, gid, err, sizeof(err)) < 0 ||
 	    master_listeners_bind(cfg, fds, err, sizeof(err)) < 0) {
 		log_error("reload rejected, keeping the running configuration: "

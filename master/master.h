@@ -19,9 +19,10 @@ struct tls_set;
 int master_run(struct config *cfg, struct rules *rules, struct tls_set *tls,
                const int *fds, uid_t uid, gid_t gid,
                const struct shm_segment *shm, int foreground);
-/* Loads cfg->rules (NULL when none is configured).  0, or -1 with err. */
-int master_load_rules(const struct config *cfg, struct rules **out, char *err,
-                      size_t errlen);
+/* Compiles cfg's rules and builds its TLS contexts (each NULL when not
+ * configured).  0, or -1 with err and nothing kept. */
+int master_load_policy(const struct config *cfg, struct rules **rules,
+                       struct tls_set **tls, char *err, size_t errlen);
 
 /* listeners.c: the bound sockets, kept across reloads by address. */
 /* Binds (or reuses) a socket for every [listen] of cfg; fills fds[] in

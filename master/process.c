@@ -19,6 +19,7 @@
 #include "common/log.h"
 #include "common/syslog.h"
 #include "rules/rules.h"
+#include "tls/tls.h"
 
 /* Descriptors a worker needs besides two per client connection: pooled
  * upstream connections, listeners, logs, DNS. */
@@ -230,15 +231,31 @@ master_shm_group(const struct config *cfg)
 	return gr->gr_gid;
 }
 
-int
-master_load_rules(const struct config *cfg, struct rules **out, char *err,
-                  size_t errlen)
+static int
+load_rules(const struct config *cfg, struct rules **out, char *err,
+           size_t errlen)
 {
 	*out = NULL;
 	if (!cfg->rules[0])
 		return 0;
 	*out = rules_load(cfg->rules, err, errlen);
 	return *out ? 0 : -1;
+}
+
+/* What the workers judge and serve with, built in the master: the rules
+ * and the TLS contexts.  0, or -1 with err (nothing kept). */
+int
+master_load_policy(const struct config *cfg, struct rules **rules,
+                   struct tls_set **tls, char *err, size_t errlen)
+{
+	*tls = NULL;
+	if (load_rules(cfg, rules, err, errlen) < 0)
+		return -1;
+	if (tls_load(cfg, tls, err, errlen) == 0)
+		return 0;
+	rules_free(*rules);
+	*rules = NULL;
+	return -1;
 }
 
 /* A child starts with stdio, the error log and the listeners it is given

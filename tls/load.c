@@ -418,10 +418,17 @@ int
 tls_load(const struct config *cfg, struct tls_set **out, char *err,
          size_t errlen)
 {
-	struct tls_set *t = calloc(1, sizeof(*t));
-	unsigned i;
+	struct tls_set *t;
+	unsigned i, used = 0;
 
 	*out = NULL;
+	for (i = 0; i < cfg->n_listens; i++)
+		used |= (unsigned)cfg->listens[i].tls;
+	for (i = 0; i < cfg->n_backends; i++)
+		used |= (unsigned)backend_has_tls(cfg, i);
+	if (!used)
+		return 0; /* no contexts, no ticket keys */
+	t = calloc(1, sizeof(*t));
 	if (!t || tls_tickets_init() < 0) {
 		free(t);
 		snprintf(err, errlen, "%s: TLS set-up: out of memory",

@@ -41,7 +41,8 @@ struct tls_set {
 	struct tls_backend *backend[CONFIG_MAX_BACKENDS];
 };
 
-/* Builds every context cfg asks for.  Errors are "FILE:LINE: message";
+/* Builds every context cfg asks for (*out NULL when nothing uses TLS,
+ * and then no ticket keys either).  Errors are "FILE:LINE: message";
  * certificates expiring within 30 days are logged as warnings.  0, or -1
  * with err (nothing allocated then). */
 int tls_load(const struct config *cfg, struct tls_set **out, char *err,
