@@ -543,9 +543,9 @@ config_cidr_match(const struct config_cidr *c, unsigned n,
 	else
 		return 0;
 	/* a dual-stack listener sees IPv4 clients as ::ffff:a.b.c.d */
-	if (family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(
-	                                  &((const struct sockaddr_in6 *)sa)
-	                                           ->sin6_addr)) {
+	if (family == AF_INET6 &&
+	    IN6_IS_ADDR_V4MAPPED(
+	            &((const struct sockaddr_in6 *)sa)->sin6_addr)) {
 		family = AF_INET;
 		a += 12;
 	}

@@ -17,8 +17,8 @@ privileges_drop(uid_t uid, gid_t gid)
 	if (getuid() != 0 || uid == 0)
 		return 0;
 	if (setgroups(0, NULL) < 0 || setgid(gid) < 0 || setuid(uid) < 0) {
-		log_error("cannot drop privileges to uid %u: %s",
-		          (unsigned)uid, strerror(errno));
+		log_error("cannot drop privileges to uid %u: %s", (unsigned)uid,
+		          strerror(errno));
 		return -1;
 	}
 	return 0;
